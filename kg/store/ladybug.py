@@ -1,0 +1,432 @@
+"""Embedded graph store on LadybugDB (the maintained fork of Kuzu), in-process.
+
+Writes use bulk ``COPY`` for rows that are new and one set-based ``LOAD FROM ... MATCH
+... SET`` for rows that exist: Ladybug's row-at-a-time ``MERGE`` on relationships runs at
+a few hundred rows per second, ``COPY`` at several hundred thousand. Each batch runs in
+one transaction, so readers never see half of it and an interrupted run can be repeated.
+
+Generated Cypher only ever contains schema-validated identifiers, each in backticks;
+values travel as parameters (Arrow tables for batches). Batch columns are renamed to
+``k``, ``f``, ``t``, ``c0``, ``c1``... so that no property name can clash with a keyword.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ladybug
+import pandas as pd
+import pyarrow as pa
+
+from kg.errors import InputError, StoreError, StoreInUseError
+from kg.schema import Schema
+from kg.store.base import (
+    DEFAULT_EXPORT_BATCH,
+    FROM_ID,
+    TO_ID,
+    GraphCounts,
+    GraphStore,
+    UpsertResult,
+    declare_written_properties,
+    prepare_node_batch,
+    prepare_rel_batch,
+)
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "STRING[]": pa.list_(pa.string()),
+    "DOUBLE[]": pa.list_(pa.float64()),
+}
+
+
+def q(name: str) -> str:
+    """Backtick-quote an identifier that the schema has already validated."""
+    return f"`{name}`"
+
+
+class LadybugStore(GraphStore):
+    """A graph in a local directory; one writer process at a time."""
+
+    name = "ladybug"
+
+    def __init__(self, path: str | Path, schema: Schema, *, read_only: bool = False) -> None:
+        self.schema = schema
+        self.path = Path(path).expanduser()
+        self.read_only = read_only
+        if read_only and not self.path.exists():
+            raise StoreError(
+                f"No graph at {self.path} yet; run `kg ingest` or `kg demo` first, or set KG_STORE."
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = ladybug.Database(str(self.path), read_only=read_only)
+        except RuntimeError as exc:
+            message = str(exc)
+            if "lock" in message.lower():
+                raise StoreInUseError(
+                    f"The store at {self.path} is in use by another process; wait for it to "
+                    "finish (only one kg process can write an embedded store at a time)."
+                ) from exc
+            raise StoreError(f"Cannot open the embedded store at {self.path}: {message}") from exc
+        self._conn = ladybug.Connection(self._db)
+        self._columns: dict[str, list[str]] = {}
+
+    def close(self) -> None:
+        conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
+        if conn is not None:
+            conn.close()
+            self._conn = None  # type: ignore[assignment]
+        if db is not None:
+            db.close()
+            self._db = None  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ low level
+    def _run(self, cypher: str, params: dict[str, Any] | None = None) -> ladybug.QueryResult:
+        if self._conn is None:
+            raise StoreError("The store is closed.")
+        try:
+            return self._conn.execute(cypher, params or {})
+        except RuntimeError as exc:
+            raise StoreError(f"Embedded store rejected a statement: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._run("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._run("COMMIT")
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except RuntimeError:
+            pass  # a failed statement already rolled the transaction back
+
+    def _table_columns(self, table: str) -> list[str]:
+        info = self._run(f"CALL table_info('{table}') RETURN *").get_as_df()
+        return list(info["name"])
+
+    def _existing_tables(self) -> dict[str, str]:
+        tables = self._run("CALL show_tables() RETURN *").get_as_df()
+        return dict(zip(tables["name"], tables["type"], strict=True))
+
+    # ------------------------------------------------------------------ schema
+    def ensure_schema(self) -> None:
+        """Create missing tables, add missing columns and endpoint pairs; learn columns
+        that earlier runs added (write-back) so the in-memory schema matches the file."""
+        existing = self._existing_tables()
+        for label, node in self.schema.nodes.items():
+            if label in existing:
+                self._sync_node_columns(label)
+            elif not self.read_only:
+                columns = ", ".join(f"{q(n)} {t}" for n, t in node.all_properties().items())
+                self._run(f"CREATE NODE TABLE {q(label)}({columns}, PRIMARY KEY({q(node.key)}))")
+        for rel_type, rel in self.schema.rels.items():
+            if rel_type in existing:
+                self._sync_rel_table(rel_type)
+            elif not self.read_only:
+                pairs = ", ".join(f"FROM {q(a)} TO {q(b)}" for a, b in rel.endpoints)
+                props = "".join(f", {q(n)} {t}" for n, t in rel.properties.items())
+                self._run(f"CREATE REL TABLE {q(rel_type)}({pairs}{props})")
+        self._columns.clear()
+
+    def _sync_node_columns(self, label: str) -> None:
+        info = self._run(f"CALL table_info('{label}') RETURN *").get_as_df()
+        stored = dict(zip(info["name"], info["type"], strict=True))
+        declared = self.schema.nodes[label].all_properties()
+        for name, prop_type in stored.items():
+            if name not in declared and prop_type in _ARROW_TYPES:
+                self.schema.add_node_property(label, name, prop_type)
+        if self.read_only:
+            return
+        for name, prop_type in declared.items():
+            if name not in stored:
+                self._run(f"ALTER TABLE {q(label)} ADD IF NOT EXISTS {q(name)} {prop_type}")
+
+    def _sync_rel_table(self, rel_type: str) -> None:
+        if self.read_only:
+            return
+        rel = self.schema.rels[rel_type]
+        stored = set(self._table_columns(rel_type))
+        for name, prop_type in rel.properties.items():
+            if name not in stored:
+                self._run(f"ALTER TABLE {q(rel_type)} ADD IF NOT EXISTS {q(name)} {prop_type}")
+        pairs = self._run(f"CALL show_connection('{rel_type}') RETURN *").get_as_df()
+        known = set(zip(pairs.iloc[:, 0], pairs.iloc[:, 1], strict=True))
+        for from_label, to_label in rel.endpoints:
+            if (from_label, to_label) not in known:
+                self._run(f"ALTER TABLE {q(rel_type)} ADD FROM {q(from_label)} TO {q(to_label)}")
+
+    def _property_columns(self, table: str) -> list[str]:
+        """Stored property columns of a table in their physical order (keys excluded)."""
+        if table not in self._columns:
+            self._columns[table] = self._table_columns(table)
+        key = self.schema.nodes[table].key if table in self.schema.nodes else None
+        return [c for c in self._columns[table] if c != key]
+
+    def _to_arrow(self, frame: pd.DataFrame, types: dict[str, str], names: dict[str, str]) -> pa.Table:
+        """Arrow table with schema types; ``names`` maps original column -> parameter column."""
+        arrays = {}
+        for column, alias in names.items():
+            values = frame[column] if column in frame.columns else pd.Series([None] * len(frame))
+            arrays[alias] = _arrow_array(values, _ARROW_TYPES[types[column]])
+        return pa.table(arrays)
+
+    # ------------------------------------------------------------------ writes
+    def upsert_nodes(self, label: str, rows: pd.DataFrame) -> UpsertResult:
+        rows = prepare_node_batch(self.schema, label, rows)
+        if rows.empty:
+            return UpsertResult()
+        node = self.schema.nodes[label]
+        types = node.all_properties()
+        given = [c for c in rows.columns if c != node.key]
+        aliases = {node.key: "k", **{c: f"c{i}" for i, c in enumerate(given)}}
+        batch = self._to_arrow(rows, types, aliases)
+        sets = ", ".join(f"n.{q(c)} = coalesce({aliases[c]}, n.{q(c)})" for c in given)
+        with self._transaction():
+            updated = set()
+            if given:
+                found = self._run(
+                    f"LOAD FROM $rows MATCH (n:{q(label)} {{{q(node.key)}: k}}) SET {sets} RETURN k",
+                    {"rows": batch},
+                ).get_as_arrow()
+                updated = set(found.column(0).to_pylist())
+            else:
+                updated = self.existing_node_ids(label, rows[node.key])
+            new_rows = rows[~rows[node.key].isin(updated)]
+            if not new_rows.empty:
+                ordered = {node.key: node.key, **{c: c for c in self._property_columns(label)}}
+                self._run(f"COPY {q(label)} FROM $rows", {"rows": self._to_arrow(new_rows, types, ordered)})
+        return UpsertResult(created=len(new_rows), updated=len(rows) - len(new_rows))
+
+    def upsert_relationships(
+        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
+    ) -> UpsertResult:
+        rows = prepare_rel_batch(self.schema, rel_type, from_label, to_label, rows)
+        if rows.empty:
+            return UpsertResult()
+        with self._transaction():
+            updated = self._update_existing_rels(rel_type, from_label, to_label, rows)
+            is_new = ~pd.MultiIndex.from_frame(rows[[FROM_ID, TO_ID]]).isin(list(updated))
+            new_rows = rows[is_new]
+            self._copy_rels(rel_type, from_label, to_label, new_rows)
+        return UpsertResult(created=len(new_rows), updated=len(rows) - len(new_rows))
+
+    def _update_existing_rels(
+        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
+    ) -> set[tuple[str, str]]:
+        rel = self.schema.rels[rel_type]
+        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
+        aliases = {FROM_ID: "f", TO_ID: "t", **{c: f"c{i}" for i, c in enumerate(given)}}
+        types = {FROM_ID: "STRING", TO_ID: "STRING", **rel.properties}
+        sets = ", ".join(f"r.{q(c)} = coalesce({aliases[c]}, r.{q(c)})" for c in given)
+        from_key, to_key = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
+        found = self._run(
+            f"LOAD FROM $rows MATCH (a:{q(from_label)} {{{q(from_key)}: f}})-[r:{q(rel_type)}]->"
+            f"(b:{q(to_label)} {{{q(to_key)}: t}}) {'SET ' + sets if sets else ''} RETURN f, t",
+            {"rows": self._to_arrow(rows, types, aliases)},
+        ).get_as_arrow()
+        return set(zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True))
+
+    def _copy_rels(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
+        if rows.empty:
+            return
+        rel = self.schema.rels[rel_type]
+        types = {FROM_ID: "STRING", TO_ID: "STRING", **rel.properties}
+        ordered = {FROM_ID: FROM_ID, TO_ID: TO_ID, **{c: c for c in self._property_columns(rel_type)}}
+        try:
+            self._run(
+                f"COPY {q(rel_type)} FROM $rows (from='{from_label}', to='{to_label}')",
+                {"rows": self._to_arrow(rows, types, ordered)},
+            )
+        except StoreError as exc:
+            if "primary key" in str(exc).lower():
+                raise InputError(
+                    f"{rel_type} rows point at nodes that do not exist: {exc}. "
+                    f"Load the {from_label} and {to_label} nodes first."
+                ) from exc
+            raise
+
+    def set_node_properties(self, label: str, rows: pd.DataFrame) -> int:
+        node = self.schema.node(label)
+        if node.key not in rows.columns:
+            raise InputError(f"Write-back rows for {label} need a {node.key!r} column.")
+        names = declare_written_properties(self.schema, label, rows)
+        self._sync_node_columns(label)
+        self._columns.pop(label, None)
+        if rows.empty or not names:
+            return 0
+        aliases = {node.key: "k", **{c: f"c{i}" for i, c in enumerate(names)}}
+        sets = ", ".join(f"n.{q(c)} = {aliases[c]}" for c in names)
+        batch = self._to_arrow(rows.assign(**{node.key: rows[node.key].astype(str)}), node.all_properties(), aliases)
+        with self._transaction():
+            found = self._run(
+                f"LOAD FROM $rows MATCH (n:{q(label)} {{{q(node.key)}: k}}) SET {sets} RETURN count(*)",
+                {"rows": batch},
+            ).get_next()
+        return int(found[0])
+
+    def replace_relationships(
+        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
+    ) -> int:
+        rows = prepare_rel_batch(self.schema, rel_type, from_label, to_label, rows)
+        from_key = self.schema.nodes[from_label].key
+        sources = pa.table({"k": pa.array(rows[FROM_ID].unique(), pa.string())})
+        with self._transaction():
+            self._run(
+                f"LOAD FROM $ids MATCH (a:{q(from_label)} {{{q(from_key)}: k}})-[r:{q(rel_type)}]->() DELETE r",
+                {"ids": sources},
+            )
+            self._copy_rels(rel_type, from_label, to_label, rows)
+        return len(rows)
+
+    def delete_relationships(self, rel_type: str) -> int:
+        self.schema.rel(rel_type)
+        deleted = self._run(f"MATCH ()-[r:{q(rel_type)}]->() DELETE r RETURN count(*)").get_next()
+        return int(deleted[0])
+
+    # ------------------------------------------------------------------ reads
+    def existing_node_ids(self, label: str, ids: Iterable[str]) -> set[str]:
+        node = self.schema.node(label)
+        wanted = pa.table({"k": pa.array([str(i) for i in ids], pa.string())})
+        if wanted.num_rows == 0:
+            return set()
+        found = self._run(
+            f"LOAD FROM $ids MATCH (n:{q(label)} {{{q(node.key)}: k}}) RETURN k", {"ids": wanted}
+        ).get_as_arrow()
+        return set(found.column(0).to_pylist())
+
+    def iter_nodes(
+        self,
+        label: str,
+        properties: list[str] | None = None,
+        batch_size: int = DEFAULT_EXPORT_BATCH,
+    ) -> Iterator[pd.DataFrame]:
+        node = self.schema.node(label)
+        wanted = self._wanted_properties(label, properties)
+        columns = ", ".join([f"n.{q(node.key)} AS {q(node.key)}"] + [f"n.{q(p)} AS {q(p)}" for p in wanted])
+        for lo, hi in self._offset_ranges(label, batch_size):
+            frame = self._run(
+                f"MATCH (n:{q(label)}) WHERE offset(id(n)) >= $lo AND offset(id(n)) < $hi RETURN {columns}",
+                {"lo": lo, "hi": hi},
+            ).get_as_df()
+            if not frame.empty:
+                yield frame
+
+    def iter_relationships(
+        self,
+        rel_type: str,
+        properties: list[str] | None = None,
+        batch_size: int = DEFAULT_EXPORT_BATCH,
+    ) -> Iterator[pd.DataFrame]:
+        rel = self.schema.rel(rel_type)
+        wanted = list(rel.properties) if properties is None else properties
+        self.schema.check_rel_properties(rel_type, wanted)
+        extra = "".join(f", r.{q(p)} AS {q(p)}" for p in wanted)
+        for from_label, to_label in rel.endpoints:
+            fk, tk = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
+            pattern = f"(a:{q(from_label)})-[r:{q(rel_type)}]->(b:{q(to_label)})"
+            # Ranges over the source node table keep each chunk bounded without a sort.
+            for lo, hi in self._offset_ranges(from_label, max(1, batch_size // 8)):
+                frame = self._run(
+                    f"MATCH {pattern} WHERE offset(id(a)) >= $lo AND offset(id(a)) < $hi "
+                    f"RETURN a.{q(fk)} AS from_id, b.{q(tk)} AS to_id{extra}",
+                    {"lo": lo, "hi": hi},
+                ).get_as_df()
+                if frame.empty:
+                    continue
+                frame.insert(0, "from_label", from_label)
+                frame.insert(2, "to_label", to_label)
+                yield frame
+
+    def _offset_ranges(self, label: str, size: int) -> Iterator[tuple[int, int]]:
+        """Half-open ranges of internal node offsets of ``label``, ``size`` wide.
+
+        Offsets are dense from 0 but deletions leave gaps, so the ranges span the
+        highest offset rather than the count."""
+        top = self._run(f"MATCH (n:{q(label)}) RETURN max(offset(id(n)))").get_next()[0]
+        for lo in range(0, -1 if top is None else int(top) + 1, size):
+            yield lo, lo + size
+
+    def _wanted_properties(self, label: str, properties: list[str] | None) -> list[str]:
+        node = self.schema.nodes[label]
+        if properties is None:
+            return [p for p in node.all_properties() if p != node.key]
+        self.schema.check_node_properties(label, properties)
+        return [p for p in properties if p != node.key]
+
+    def query(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> pd.DataFrame:
+        if self._conn is None:
+            raise StoreError("The store is closed.")
+        _require_single_statement(self._conn, cypher)
+        try:
+            if write:
+                return self._conn.execute(cypher, params or {}).get_as_df()
+            self._conn.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                return self._conn.execute(cypher, params or {}).get_as_df()
+            finally:
+                self._rollback_quietly()
+        except RuntimeError as exc:
+            message = str(exc)
+            if "read-only" in message or "read only" in message.lower():
+                raise StoreError(
+                    "This query writes to the graph; queries are read-only unless you pass --write."
+                ) from exc
+            raise StoreError(f"Query failed: {message}") from exc
+
+    def counts(self) -> GraphCounts:
+        tables = self._existing_tables()
+        nodes = {
+            label: int(self._run(f"MATCH (n:{q(label)}) RETURN count(*)").get_next()[0]) if label in tables else 0
+            for label in sorted(self.schema.nodes)
+        }
+        rels = {
+            rel_type: int(self._run(f"MATCH ()-[r:{q(rel_type)}]->() RETURN count(*)").get_next()[0])
+            if rel_type in tables
+            else 0
+            for rel_type in sorted(self.schema.rels)
+        }
+        return GraphCounts(nodes=nodes, relationships=rels)
+
+
+def _require_single_statement(conn: ladybug.Connection, cypher: str) -> None:
+    """Refuse text with several statements: ``COMMIT; CREATE ...`` must not escape the
+    read-only transaction a query runs in."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            prepared = conn.prepare(cypher)
+        except RuntimeError as exc:
+            raise StoreError(f"Query failed: {exc}") from exc
+    if not prepared.is_success():
+        message = prepared.get_error_message()
+        if "multiple statements" in message:
+            raise InputError("Run one Cypher statement at a time.")
+        raise StoreError(f"Query failed: {message}")
+
+
+def _arrow_array(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
+    """Convert a pandas column to Arrow: NaN/NA become nulls, 3.0 becomes 3 for INT64,
+    anything else that does not fit the declared type is a clear input error."""
+    try:
+        return pa.array(values, type=arrow_type, from_pandas=True)
+    except pa.ArrowTypeError:
+        if not pa.types.is_string(arrow_type):
+            raise InputError(f"Column {values.name!r} has values that are not {arrow_type}.") from None
+        as_text = values.astype(object).where(pd.notna(values), None).map(lambda v: v if v is None else str(v))
+        return pa.array(as_text, type=arrow_type)
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise InputError(f"Column {values.name!r} has values that are not {arrow_type}: {exc}") from exc
