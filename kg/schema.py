@@ -22,7 +22,7 @@ from kg.errors import ConfigError, SchemaError
 PropertyType = Literal["STRING", "INT64", "DOUBLE", "BOOLEAN", "STRING[]", "DOUBLE[]"]
 PROPERTY_TYPES: tuple[str, ...] = get_args(PropertyType)
 
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
 _RESERVED_PROPERTIES = frozenset({"from_id", "to_id", "from_label", "to_label"})
 
 
@@ -33,7 +33,7 @@ def check_identifier(name: str, what: str = "identifier") -> str:
     excludes backticks, quotes, spaces and control characters, so no value can break
     out of the position it is placed in.
     """
-    if not isinstance(name, str) or not _IDENTIFIER.match(name):
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
         raise SchemaError(
             f"{what} {name!r} is not allowed: use a letter followed by letters, digits "
             "or underscores (at most 63 characters)."
