@@ -302,7 +302,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/] Work already written is kept; run the command again to finish.")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - last resort: never a bare traceback
+    except Exception as exc:  # last resort: never a bare traceback
         if os.environ.get("KG_DEBUG"):
             raise
         err_console.print(

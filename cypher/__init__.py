@@ -81,7 +81,7 @@ def parse_query(text: str, *, name: str = "query", path: Path | None = None) -> 
             params[pname] = QueryParam(pname, ptype, default, doc or "")
         else:
             meta[key] = value
-    statement = "\n".join(l for l in text.splitlines() if not l.strip().startswith("//")).strip().rstrip(";")
+    statement = "\n".join(row for row in text.splitlines() if not row.strip().startswith("//")).strip().rstrip(";")
     return CypherQuery(
         name=meta.get("name", name),
         description=meta.get("description", ""),

@@ -20,12 +20,12 @@ from kg.render import counts_table, frame_table, ingest_table
 from kg.store import GraphStore, open_store
 
 
-def run_demo(settings: Settings, console: Console, *, size: ShopSize = ShopSize(), seed: int = 7) -> None:
+def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = None, seed: int = 7) -> None:
     """Generate the shop, load it, and show the graph and a few analyst queries."""
     started = time.perf_counter()
     shop_dir = settings.data_dir / "demo-shop"
     console.rule("[bold]1. Generate a synthetic shop")
-    files = generate_shop(shop_dir, size, seed=seed)
+    files = generate_shop(shop_dir, size or ShopSize(), seed=seed)
     console.print(f"Wrote {len(files)} files and their mappings to {shop_dir}")
     with open_store(settings) as store:
         console.rule(f"[bold]2. Ingest into the {store.name} store at {settings.store}")

@@ -7,7 +7,7 @@ the same ingest twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -27,7 +27,7 @@ __all__ = ["FORMATS", "IngestReport", "ingest_path"]
 class Loader(Protocol):
     def estimated_rows(self) -> int: ...
 
-    def batches(self): ...  # Iterator[Batch]
+    def batches(self) -> Iterator[Batch]: ...
 
 
 LoaderFactory = Callable[..., Loader]

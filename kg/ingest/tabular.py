@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from kg.ids import slugify
 from kg.ingest.batches import Batch, NodeBatch, RelBatch
 from kg.ingest.convert import CONVERTERS
 from kg.ingest.mapping import Mapping
 from kg.ingest.problems import ProblemLog
 from kg.ingest.sources import count_lines, read_delimited, read_header, read_jsonl
-from kg.ids import slugify
 from kg.schema import Schema
 from kg.store.base import FROM_ID, TO_ID
 
@@ -65,17 +64,27 @@ class TabularLoader:
         return read_delimited(self.path, self.problems, delimiter=self.delimiter, encoding=self.encoding)
 
     def batches(self) -> Iterator[Batch]:
-        chunk: list[tuple[int, dict[str, Any]]] = []
+        """Convert each record as it is read (so problems are reported in file order)
+        and flush every ``batch_size`` records."""
+        convert = self._node_row if self.mapping.nodes is not None else self._edge_row
+        flush = self._node_batches if self.mapping.nodes is not None else self._edge_batches
+        rows: list[dict[str, Any]] = []
+        read = 0
         for line, record in self._records():
-            chunk.append((line, record))
-            if len(chunk) >= self.batch_size:
-                yield from self._convert(chunk)
-                chunk = []
-        if chunk:
-            yield from self._convert(chunk)
+            read += 1
+            row = convert(line, record)
+            if row is not None:
+                rows.append(row)
+            if read >= self.batch_size:
+                yield from flush(rows, read)
+                rows, read = [], 0
+        if read:
+            yield from flush(rows, read)
 
     # ------------------------------------------------------------------ conversion
-    def _typed(self, line: int, record: dict[str, Any], columns: dict[str, str], types: dict[str, str]) -> dict[str, Any] | None:
+    def _typed(
+        self, line: int, record: dict[str, Any], columns: dict[str, str], types: dict[str, str]
+    ) -> dict[str, Any] | None:
         """``{property: typed value}`` for one record, or None after reporting a problem."""
         values: dict[str, Any] = {}
         for prop, column in columns.items():
@@ -94,59 +103,58 @@ class TabularLoader:
             return None
         return key
 
-    def _convert(self, chunk: list[tuple[int, dict[str, Any]]]) -> Iterator[Batch]:
-        if self.mapping.nodes is not None:
-            yield from self._convert_nodes(chunk)
-        else:
-            yield from self._convert_edges(chunk)
-
-    def _convert_nodes(self, chunk: list[tuple[int, dict[str, Any]]]) -> Iterator[Batch]:
+    def _node_row(self, line: int, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The node's properties plus, under ``_links``, the raw values of each link column."""
         spec = self.mapping.nodes
         assert spec is not None
         node = self.schema.nodes[spec.label]
-        types = node.all_properties()
-        rows: list[dict[str, Any]] = []
-        linked: dict[int, dict[str, str]] = defaultdict(dict)  # link -> target key -> name
-        links: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        for line, record in chunk:
-            key = self._key(line, record, spec.id)
-            values = self._typed(line, record, spec.properties, types) if key else None
-            if key is None or values is None:
-                continue
-            rows.append({node.key: key, **values, **spec.constants})
-            for index, link in enumerate(spec.links):
-                for name in _split(record.get(link.column), link.split):
-                    target = slugify(name) if link.key == "slug" else name
-                    linked[index].setdefault(target, name)
-                    links[index].append((key, target))
-        yield NodeBatch(spec.label, pd.DataFrame(rows, columns=[node.key, *spec.properties, *spec.constants]), input_rows=len(chunk))
+        key = self._key(line, record, spec.id)
+        values = self._typed(line, record, spec.properties, node.all_properties()) if key else None
+        if values is None:
+            return None
+        links = [_split(record.get(link.column), link.split) for link in spec.links]
+        return {node.key: key, **values, **spec.constants, "_links": links}
+
+    def _node_batches(self, rows: list[dict[str, Any]], read: int) -> Iterator[Batch]:
+        spec = self.mapping.nodes
+        assert spec is not None
+        node_key = self.schema.nodes[spec.label].key
+        columns = [node_key, *spec.properties, *spec.constants]
+        yield NodeBatch(spec.label, pd.DataFrame(rows, columns=columns), input_rows=read)
         for index, link in enumerate(spec.links):
-            targets = linked[index]
-            target_key = self.schema.nodes[link.label].key
+            targets: dict[str, str] = {}  # target key -> name as written
+            pairs: list[tuple[str, str]] = []
+            for row in rows:
+                for name in row["_links"][index]:
+                    target = slugify(name) if link.key == "slug" else name
+                    targets.setdefault(target, name)
+                    pairs.append((row[node_key], target))
+            target_node = self.schema.nodes[link.label]
             # A slug key means the column held a name; a value key is a bare id whose
             # name (if any) comes from that node's own file.
-            names_known = link.key == "slug" and "name" in self.schema.nodes[link.label].properties
+            names_known = link.key == "slug" and "name" in target_node.properties
             name_column = {"name": list(targets.values())} if names_known else {}
-            yield NodeBatch(link.label, pd.DataFrame({target_key: list(targets), **name_column}))
-            pairs = pd.DataFrame(links[index], columns=[FROM_ID, TO_ID])
-            if link.direction == "in":
-                pairs = pairs.rename(columns={FROM_ID: TO_ID, TO_ID: FROM_ID})
-            from_label, to_label = (spec.label, link.label) if link.direction == "out" else (link.label, spec.label)
-            yield RelBatch(link.rel, from_label, to_label, pairs, source=self.path.name)
+            yield NodeBatch(link.label, pd.DataFrame({target_node.key: list(targets), **name_column}))
+            frame = pd.DataFrame(pairs, columns=[FROM_ID, TO_ID])
+            if link.direction == "out":
+                yield RelBatch(link.rel, spec.label, link.label, frame, source=self.path.name)
+            else:
+                frame.columns = [TO_ID, FROM_ID]
+                yield RelBatch(link.rel, link.label, spec.label, frame, source=self.path.name)
 
-    def _convert_edges(self, chunk: list[tuple[int, dict[str, Any]]]) -> Iterator[Batch]:
+    def _edge_row(self, line: int, record: dict[str, Any]) -> dict[str, Any] | None:
         spec = self.mapping.edges
         assert spec is not None
-        types = self.schema.rels[spec.rel].properties
-        rows: list[dict[str, Any]] = []
-        for line, record in chunk:
-            source = self._key(line, record, spec.source.column)
-            target = self._key(line, record, spec.target.column) if source else None
-            values = self._typed(line, record, spec.properties, types) if target else None
-            if values is not None:
-                rows.append({FROM_ID: source, TO_ID: target, **values})
+        source = self._key(line, record, spec.source.column)
+        target = self._key(line, record, spec.target.column) if source else None
+        values = self._typed(line, record, spec.properties, self.schema.rels[spec.rel].properties) if target else None
+        return None if values is None else {FROM_ID: source, TO_ID: target, **values}
+
+    def _edge_batches(self, rows: list[dict[str, Any]], read: int) -> Iterator[Batch]:
+        spec = self.mapping.edges
+        assert spec is not None
         frame = pd.DataFrame(rows, columns=[FROM_ID, TO_ID, *spec.properties])
-        yield RelBatch(spec.rel, spec.source.label, spec.target.label, frame, source=self.path.name, input_rows=len(chunk))
+        yield RelBatch(spec.rel, spec.source.label, spec.target.label, frame, source=self.path.name, input_rows=read)
 
 
 def _split(raw: Any, separator: str | None) -> list[str]:

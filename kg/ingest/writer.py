@@ -27,8 +27,8 @@ class IngestReport:
     created: Counter[str] = field(default_factory=Counter)  # by label or relationship type
     updated: Counter[str] = field(default_factory=Counter)
     relationship_types: set[str] = field(default_factory=set)
-    dangling: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (source, rel, label)
-    dangling_examples: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    dangling: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # rows, by (source, rel, label)
+    dangling_ids: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     dangling_policy: DanglingPolicy = "placeholder"
     problems: ProblemLog = field(default_factory=ProblemLog)
     input_rows: int = 0
@@ -42,8 +42,8 @@ class IngestReport:
         """One line per kind of outcome a user must know about."""
         lines = []
         for (source, rel_type, label), count in sorted(self.dangling.items()):
-            ids = ", ".join(self.dangling_examples[(source, rel_type, label)])
-            more = " ..." if count > len(self.dangling_examples[(source, rel_type, label)]) else ""
+            missing = sorted(self.dangling_ids[(source, rel_type, label)])
+            ids = ", ".join(missing[:_EXAMPLES]) + (f" and {len(missing) - _EXAMPLES} more" if len(missing) > _EXAMPLES else "")
             action = (
                 "created placeholder nodes (placeholder = true) so no row was lost"
                 if self.dangling_policy == "placeholder"
@@ -51,7 +51,7 @@ class IngestReport:
             )
             lines.append(
                 f"{source}: {count} {rel_type} row(s) refer to {label} ids not in the input "
-                f"({ids}{more}); {action}."
+                f"({ids}); {action}."
             )
         if self.problems.count:
             first = self.problems.kept[0]
@@ -94,24 +94,28 @@ def write_batches(
 def _resolve_dangling(
     store: GraphStore, batch: RelBatch, policy: DanglingPolicy, report: IngestReport
 ) -> pd.DataFrame:
+    """Apply the dangling policy to rows whose endpoints are unknown.
+
+    Ids already turned into placeholders earlier in this run still count as dangling,
+    so the summary covers every such row, not only those of the first batch."""
     rows = batch.rows
     for column, label in ((FROM_ID, batch.from_label), (TO_ID, batch.to_label)):
         if rows.empty:
             break
-        wanted = rows[column].astype(str).unique()
-        missing = sorted(set(wanted) - store.existing_node_ids(label, wanted))
-        if not missing:
-            continue
-        dangling_rows = rows[column].isin(missing)
         key = (batch.source or batch.rel_type, batch.rel_type, label)
+        known_dangling = report.dangling_ids[key]
+        wanted = rows[column].astype(str).unique()
+        missing = set(wanted) - store.existing_node_ids(label, wanted)
+        dangling_rows = rows[column].isin(missing | known_dangling)
+        if not dangling_rows.any():
+            continue
         report.dangling[key] += int(dangling_rows.sum())
-        examples = report.dangling_examples[key]
-        examples.extend(m for m in missing[: _EXAMPLES - len(examples)])
+        known_dangling.update(missing)
         if policy == "skip":
             rows = rows[~dangling_rows]
-        else:
+        elif missing:
             node = store.schema.nodes[label]
             placeholder = {"placeholder": True} if "placeholder" in node.properties else {}
-            store.upsert_nodes(label, pd.DataFrame({node.key: missing, **placeholder}))
+            store.upsert_nodes(label, pd.DataFrame({node.key: sorted(missing), **placeholder}))
             report.created[label] += len(missing)
     return rows

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import ladybug
 import pandas as pd
 import pyarrow as pa
 
-from kg.errors import InputError, StoreError, StoreInUseError
+from kg.errors import InputError, KGError, StoreError, StoreInUseError
 from kg.schema import Schema
 from kg.store.base import (
     DEFAULT_EXPORT_BATCH,
@@ -107,10 +107,8 @@ class LadybugStore(GraphStore):
         self._run("COMMIT")
 
     def _rollback_quietly(self) -> None:
-        try:
+        with suppress(RuntimeError):  # a failed statement already rolled the transaction back
             self._conn.execute("ROLLBACK")
-        except RuntimeError:
-            pass  # a failed statement already rolled the transaction back
 
     def _table_columns(self, table: str) -> list[str]:
         info = self._run(f"CALL table_info('{table}') RETURN *").get_as_df()
@@ -380,12 +378,7 @@ class LadybugStore(GraphStore):
             finally:
                 self._rollback_quietly()
         except RuntimeError as exc:
-            message = str(exc)
-            if "read-only" in message or "read only" in message.lower():
-                raise StoreError(
-                    "This query writes to the graph; queries are read-only unless you pass --write."
-                ) from exc
-            raise StoreError(f"Query failed: {message}") from exc
+            raise _query_error(str(exc)) from exc
 
     def counts(self) -> GraphCounts:
         tables = self._existing_tables()
@@ -410,12 +403,18 @@ def _require_single_statement(conn: ladybug.Connection, cypher: str) -> None:
         try:
             prepared = conn.prepare(cypher)
         except RuntimeError as exc:
-            raise StoreError(f"Query failed: {exc}") from exc
+            raise _query_error(str(exc)) from exc
     if not prepared.is_success():
-        message = prepared.get_error_message()
-        if "multiple statements" in message:
-            raise InputError("Run one Cypher statement at a time.")
-        raise StoreError(f"Query failed: {message}")
+        raise _query_error(prepared.get_error_message())
+
+
+def _query_error(message: str) -> KGError:
+    """The user-facing error for a failed query."""
+    if "multiple statements" in message:
+        return InputError("Run one Cypher statement at a time.")
+    if "read-only" in message or "read only" in message.lower():
+        return StoreError("This query writes to the graph; queries are read-only unless you pass --write.")
+    return StoreError(f"Query failed: {message}")
 
 
 def _arrow_array(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
