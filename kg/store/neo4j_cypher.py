@@ -1,0 +1,215 @@
+"""Every Cypher statement the Neo4j adapter sends, built by small pure functions.
+
+Keeping the statements here, apart from the driver code, makes them enumerable:
+:func:`adapter_statements` renders each one for every label and relationship type of a
+schema, so a test can check all of them with a real Neo4j 5 Cypher parser.
+
+Only schema-validated identifiers are interpolated (in backticks); values are always
+parameters: ``$rows`` (a list of maps), ``$ids`` (a list of keys), ``$n``, ``$name``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from kg.errors import SchemaError
+from kg.schema import Schema
+
+# An example embedding property, used only to render the vector-index statements.
+EXAMPLE_VECTOR = ("Item", "embedding_transe", 64)
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _checked(name: str) -> str:
+    """Defence in depth: names reach here schema-validated; refuse anything else anyway."""
+    if not _NAME.fullmatch(name):
+        raise SchemaError(f"{name!r} cannot be placed in a Cypher statement.")
+    return name
+
+
+def q(name: str) -> str:
+    """Backtick-quote an identifier (label, type, property or index name)."""
+    return f"`{_checked(name)}`"
+
+
+def lit(name: str) -> str:
+    """An identifier as a Cypher string literal (a map key in ``row[...]``)."""
+    return f"'{_checked(name)}'"
+
+
+# ---------------------------------------------------------------------- connection and schema
+def probe() -> str:
+    """Cheapest statement that proves the database exists and answers."""
+    return "RETURN 1 AS ok"
+
+
+def constraint_name(label: str) -> str:
+    return f"kg_{label.lower()}_key"
+
+
+def create_key_constraint(label: str, key: str) -> str:
+    """Uniqueness of the key, which also gives ``MERGE`` its index."""
+    return f"CREATE CONSTRAINT {q(constraint_name(label))} IF NOT EXISTS FOR (n:{q(label)}) REQUIRE n.{q(key)} IS UNIQUE"
+
+
+def vector_index_name(label: str, prop: str) -> str:
+    """``item_embedding_transe`` for ``Item.embedding_transe``: what analysts pass to
+    ``db.index.vector.queryNodes``."""
+    return f"{label.lower()}_{prop}"
+
+
+def create_vector_index(label: str, prop: str, dimensions: int) -> str:
+    """A cosine vector index. The dimension is an int the adapter computed, rendered as a
+    literal because index options must be constants."""
+    return (
+        f"CREATE VECTOR INDEX {q(vector_index_name(label, prop))} IF NOT EXISTS "
+        f"FOR (n:{q(label)}) ON n.{q(prop)} "
+        f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dimensions)}, "
+        "`vector.similarity_function`: 'cosine'}}"
+    )
+
+
+def show_vector_indexes() -> str:
+    """Vector indexes with their label, property and options (to learn embedding
+    properties written earlier and to notice a changed dimension)."""
+    return (
+        "SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options "
+        "RETURN name, labelsOrTypes, properties, options"
+    )
+
+
+def drop_index(name: str) -> str:
+    return f"DROP INDEX {q(name)} IF EXISTS"
+
+
+def await_index() -> str:
+    """Wait until an index is online so ``queryNodes`` answers right after a write."""
+    return "CALL db.awaitIndex($name, 300)"
+
+
+# ---------------------------------------------------------------------- writes
+def upsert_nodes(label: str, key: str, properties: Sequence[str]) -> str:
+    """MERGE on the key; a null in a row keeps the stored value (``coalesce``)."""
+    sets = "".join(f" SET n.{q(p)} = coalesce(row[{lit(p)}], n.{q(p)})" for p in properties)
+    return (
+        f"UNWIND $rows AS row MERGE (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}) "
+        f"ON CREATE SET n.`_created` = true{sets} "
+        "WITH n, coalesce(n.`_created`, false) AS created REMOVE n.`_created` "
+        "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, count(*) AS total"
+    )
+
+
+def upsert_relationships(
+    rel_type: str, from_label: str, from_key: str, to_label: str, to_key: str, properties: Sequence[str]
+) -> str:
+    """MERGE one relationship per (type, from, to); nulls keep stored values."""
+    sets = "".join(f" SET r.{q(p)} = coalesce(row[{lit(p)}], r.{q(p)})" for p in properties)
+    return (
+        "UNWIND $rows AS row "
+        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row.from_id}}) "
+        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row.to_id}}) "
+        f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.`_created` = true{sets} "
+        "WITH r, coalesce(r.`_created`, false) AS created REMOVE r.`_created` "
+        "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, count(*) AS total"
+    )
+
+
+def set_node_properties(label: str, key: str, properties: Sequence[str]) -> str:
+    """Write-back: the row's values replace the stored ones."""
+    sets = ", ".join(f"n.{q(p)} = row[{lit(p)}]" for p in properties)
+    return f"UNWIND $rows AS row MATCH (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}) SET {sets} RETURN count(*) AS n"
+
+
+def delete_outgoing(rel_type: str, from_label: str, from_key: str) -> str:
+    """First half of a replace: drop the ``rel_type`` edges leaving the given nodes."""
+    return f"UNWIND $ids AS id MATCH (a:{q(from_label)} {{{q(from_key)}: id}})-[r:{q(rel_type)}]->() DELETE r"
+
+
+def create_relationships(
+    rel_type: str, from_label: str, from_key: str, to_label: str, to_key: str, properties: Sequence[str]
+) -> str:
+    """Second half of a replace: plain CREATE (the old edges are gone)."""
+    sets = "".join(f" SET r.{q(p)} = row[{lit(p)}]" for p in properties)
+    return (
+        "UNWIND $rows AS row "
+        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row.from_id}}) "
+        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row.to_id}}) "
+        f"CREATE (a)-[r:{q(rel_type)}]->(b){sets}"
+    )
+
+
+def delete_relationships_batch(rel_type: str) -> str:
+    """Delete up to ``$n`` edges of a type: repeated until none are left, so a large type
+    never needs one huge transaction."""
+    return f"MATCH ()-[r:{q(rel_type)}]->() WITH r LIMIT $n DELETE r RETURN count(*) AS n"
+
+
+# ---------------------------------------------------------------------- reads
+def existing_node_ids(label: str, key: str) -> str:
+    return f"UNWIND $ids AS id MATCH (n:{q(label)} {{{q(key)}: id}}) RETURN n.{q(key)} AS id"
+
+
+def stream_nodes(label: str, key: str, properties: Sequence[str]) -> str:
+    """All nodes of a label in key order (the key's range index gives the order)."""
+    columns = ", ".join([f"n.{q(key)} AS {q(key)}"] + [f"n.{q(p)} AS {q(p)}" for p in properties])
+    return f"MATCH (n:{q(label)}) WHERE n.{q(key)} IS NOT NULL RETURN {columns} ORDER BY n.{q(key)}"
+
+
+def stream_relationships(
+    rel_type: str, from_label: str, from_key: str, to_label: str, to_key: str, properties: Sequence[str]
+) -> str:
+    """All edges of a type between one label pair, ordered by (from_id, to_id)."""
+    extra = "".join(f", r.{q(p)} AS {q(p)}" for p in properties)
+    return (
+        f"MATCH (a:{q(from_label)})-[r:{q(rel_type)}]->(b:{q(to_label)}) WHERE a.{q(from_key)} IS NOT NULL "
+        f"RETURN {lit(from_label)} AS from_label, a.{q(from_key)} AS from_id, "
+        f"{lit(to_label)} AS to_label, b.{q(to_key)} AS to_id{extra} "
+        "ORDER BY from_id, to_id"
+    )
+
+
+def count_nodes(label: str) -> str:
+    return f"MATCH (n:{q(label)}) RETURN count(n) AS n"
+
+
+def count_relationships(rel_type: str) -> str:
+    return f"MATCH ()-[r:{q(rel_type)}]->() RETURN count(r) AS n"
+
+
+# ---------------------------------------------------------------------- enumeration
+def adapter_statements(schema: Schema) -> Iterator[tuple[str, str]]:
+    """``(what, cypher)`` for every statement the adapter can send for ``schema``.
+
+    Each builder is rendered with all declared properties of its label or type, which is
+    the longest form of the statement; batches with fewer columns send a prefix of it.
+    """
+    yield "probe", probe()
+    yield "show vector indexes", show_vector_indexes()
+    yield "await index", await_index()
+    label, prop, dims = EXAMPLE_VECTOR
+    yield f"vector index {label}.{prop}", create_vector_index(label, prop, dims)
+    yield f"drop index {label}.{prop}", drop_index(vector_index_name(label, prop))
+    for label, node in sorted(schema.nodes.items()):
+        props = [p for p in node.all_properties() if p != node.key]
+        yield f"constraint {label}", create_key_constraint(label, node.key)
+        yield f"upsert {label}", upsert_nodes(label, node.key, props)
+        if props:
+            yield f"set properties {label}", set_node_properties(label, node.key, props)
+        yield f"existing ids {label}", existing_node_ids(label, node.key)
+        yield f"stream {label}", stream_nodes(label, node.key, props)
+        yield f"count {label}", count_nodes(label)
+    for rel_type, rel in sorted(schema.rels.items()):
+        props = list(rel.properties)
+        yield f"delete {rel_type}", delete_relationships_batch(rel_type)
+        yield f"count {rel_type}", count_relationships(rel_type)
+        for from_label, to_label in rel.endpoints:
+            fk, tk = schema.nodes[from_label].key, schema.nodes[to_label].key
+            pair = f"{rel_type} {from_label}->{to_label}"
+            yield f"upsert {pair}", upsert_relationships(rel_type, from_label, fk, to_label, tk, props)
+            yield f"replace-delete {pair}", delete_outgoing(rel_type, from_label, fk)
+            yield (
+                f"replace-create {pair}",
+                create_relationships(rel_type, from_label, fk, to_label, tk, props),
+            )
+            yield f"stream {pair}", stream_relationships(rel_type, from_label, fk, to_label, tk, props)
