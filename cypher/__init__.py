@@ -47,12 +47,16 @@ class CypherQuery:
         """Typed parameter values: given text converted by declared type, else defaults."""
         unknown = set(given) - set(self.params)
         if unknown and self.params:
-            raise InputError(f"Query {self.name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(self.params)}.")
+            raise InputError(
+                f"Query {self.name!r} has no parameter(s) {sorted(unknown)}; it takes {sorted(self.params)}."
+            )
         values: dict[str, Any] = {}
         for name, param in self.params.items():
             raw = given.get(name, param.default)
             if raw is None:
-                raise InputError(f"Query {self.name!r} needs --param {name}=... ({param.description or param.type}).")
+                raise InputError(
+                    f"Query {self.name!r} needs --param {name}=... ({param.description or param.type})."
+                )
             try:
                 values[name] = CONVERTERS[param.type](raw)
             except (ValueError, KeyError) as exc:
@@ -81,7 +85,9 @@ def parse_query(text: str, *, name: str = "query", path: Path | None = None) -> 
             params[pname] = QueryParam(pname, ptype, default, doc or "")
         else:
             meta[key] = value
-    statement = "\n".join(row for row in text.splitlines() if not row.strip().startswith("//")).strip().rstrip(";")
+    statement = (
+        "\n".join(row for row in text.splitlines() if not row.strip().startswith("//")).strip().rstrip(";")
+    )
     return CypherQuery(
         name=meta.get("name", name),
         description=meta.get("description", ""),

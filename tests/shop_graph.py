@@ -45,7 +45,9 @@ class ShopGraph:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def build_shop_graph(store: GraphStore, folder: Path, size: ShopSize = SMALL_SHOP, seed: int = 11) -> ShopGraph:
+def build_shop_graph(
+    store: GraphStore, folder: Path, size: ShopSize = SMALL_SHOP, seed: int = 11
+) -> ShopGraph:
     """Generate, ingest and enrich the shop in ``store``; return the frames written."""
     files = generate_shop(folder, size, seed=seed)
     for data_file, mapping in files:
@@ -56,7 +58,9 @@ def build_shop_graph(store: GraphStore, folder: Path, size: ShopSize = SMALL_SHO
     purchases = pd.read_csv(folder / "purchases.csv", dtype={"user_id": str, "sku": str})
     views = pd.read_csv(folder / "views.csv", dtype={"user_id": str, "sku": str})
 
-    items = products.rename(columns={"sku": "id"})[["id", "name", "description", "brand", "category_id", "material"]]
+    items = products.rename(columns={"sku": "id"})[
+        ["id", "name", "description", "brand", "category_id", "material"]
+    ]
     cold = _cold_start_items(store, items)
     brands = _brand_aliases(store)
     documents, describes, mentions = _documents(store, folder / "reviews.jsonl", products)
@@ -122,7 +126,10 @@ def _documents(
     spelling (a stand-in for the extraction stage, which writes the same shape)."""
     reviews = [json.loads(line) for line in reviews_file.read_text("utf-8").splitlines()]
     documents = pd.DataFrame(
-        [{"id": f"desc-{p.sku}", "text": p.description, "source": "description", "item": p.sku} for p in products.itertuples()]
+        [
+            {"id": f"desc-{p.sku}", "text": p.description, "source": "description", "item": p.sku}
+            for p in products.itertuples()
+        ]
         + [{"id": r["id"], "text": r["text"], "source": "review", "item": r["sku"]} for r in reviews]
     )
     store.upsert_nodes("Document", documents[["id", "text", "source"]])
@@ -146,7 +153,9 @@ def _documents(
     return documents, describes, mentions
 
 
-def _named_entities(store: GraphStore, documents: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _named_entities(
+    store: GraphStore, documents: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Organisations and people as extraction would leave them before resolution: one
     that is really a brand (an alias spelling), duplicates among themselves."""
     organizations = pd.DataFrame(
@@ -155,7 +164,9 @@ def _named_entities(store: GraphStore, documents: pd.DataFrame) -> tuple[pd.Data
             "name": ["NorthPeak Inc.", "Blue Fin Labs", " blue fin LABS", "Acme Robotics"],
         }
     )
-    persons = pd.DataFrame({"id": ["person-maya", "person-maya-2", "person-leo"], "name": ["Maya Kim", "maya kim", "Leo Ito"]})
+    persons = pd.DataFrame(
+        {"id": ["person-maya", "person-maya-2", "person-leo"], "name": ["Maya Kim", "maya kim", "Leo Ito"]}
+    )
     store.upsert_nodes("Organization", organizations)
     store.upsert_nodes("Person", persons)
     first_review = documents.loc[documents["source"] == "review", "id"].iloc[0]
@@ -196,7 +207,13 @@ def _recommendations(
 ) -> pd.DataFrame:
     """Popular unbought items for 20 users ('popularity'); cold-start items first for 10
     more ('content'), as the recommend stage writes them (replace per user)."""
-    popular = purchases["sku"].value_counts().sort_index().sort_values(ascending=False, kind="stable").index.tolist()
+    popular = (
+        purchases["sku"]
+        .value_counts()
+        .sort_index()
+        .sort_values(ascending=False, kind="stable")
+        .index.tolist()
+    )
     bought = purchases.groupby("user_id")["sku"].apply(set).to_dict()
     rows = []
     for position, uid in enumerate(users["user_id"].head(30)):
@@ -206,7 +223,19 @@ def _recommendations(
             model, candidates = "content", cold["id"].tolist()[: 1 + position % 3] + popular[::-1]
         chosen = [sku for sku in candidates if sku not in bought.get(uid, set())][:5]
         for rank, sku in enumerate(chosen, start=1):
-            rows.append((uid, sku, round(1.0 - rank * 0.1, 3), rank, f"{model} rank {rank}", model, "2025-11-01T00:00:00"))
-    recommended = pd.DataFrame(rows, columns=["from_id", "to_id", "score", "rank", "reason", "model", "created_at"])
+            rows.append(
+                (
+                    uid,
+                    sku,
+                    round(1.0 - rank * 0.1, 3),
+                    rank,
+                    f"{model} rank {rank}",
+                    model,
+                    "2025-11-01T00:00:00",
+                )
+            )
+    recommended = pd.DataFrame(
+        rows, columns=["from_id", "to_id", "score", "rank", "reason", "model", "created_at"]
+    )
     store.replace_relationships("RECOMMENDED", "User", "Item", recommended)
     return recommended

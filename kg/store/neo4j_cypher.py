@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from kg.errors import SchemaError
 from kg.schema import Schema
+from kg.store.base import FROM_ID, TO_ID
 
 # An example embedding property, used only to render the vector-index statements.
 EXAMPLE_VECTOR = ("Item", "embedding_transe", 64)
@@ -107,8 +108,8 @@ def upsert_relationships(
     sets = "".join(f" SET r.{q(p)} = coalesce(row[{lit(p)}], r.{q(p)})" for p in properties)
     return (
         "UNWIND $rows AS row "
-        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row.from_id}}) "
-        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row.to_id}}) "
+        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row[{lit(FROM_ID)}]}}) "
+        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row[{lit(TO_ID)}]}}) "
         f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.`_created` = true{sets} "
         "WITH r, coalesce(r.`_created`, false) AS created REMOVE r.`_created` "
         "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, count(*) AS total"
@@ -133,8 +134,8 @@ def create_relationships(
     sets = "".join(f" SET r.{q(p)} = row[{lit(p)}]" for p in properties)
     return (
         "UNWIND $rows AS row "
-        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row.from_id}}) "
-        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row.to_id}}) "
+        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row[{lit(FROM_ID)}]}}) "
+        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row[{lit(TO_ID)}]}}) "
         f"CREATE (a)-[r:{q(rel_type)}]->(b){sets}"
     )
 

@@ -1,0 +1,210 @@
+"""Bulk files for ``neo4j-admin database import full``: the fast path for a large first load.
+
+One CSV per label (``<Label>.nodes.csv``) and per relationship type and label pair
+(``<TYPE>.<From>.<To>.rels.csv``), each with its header on the first line in the form the
+importer expects: ``id:ID(Label)``, typed properties (``price:double``,
+``aliases:string[]``), ``:LABEL``; ``:START_ID(From)``, ``:END_ID(To)``, ``:TYPE``. ID
+spaces are per label, so the same key under two labels never collides. Arrays are joined
+with the array delimiter (``;`` by default, the importer's default too). Rows are streamed
+from the store batch by batch, so the export needs no more memory than one batch.
+
+Beside the data go ``schema.cypher`` (the uniqueness constraints and vector indexes the
+adapter would create: the importer creates none) and ``import.sh`` with the exact
+import command for these files.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kg.errors import InputError
+from kg.progress import ProgressReporter, SilentProgress
+from kg.store import neo4j_cypher as cy
+from kg.store.base import DEFAULT_EXPORT_BATCH, FROM_ID, TO_ID, GraphStore
+
+# Our property types -> the importer's header types.
+HEADER_TYPES = {
+    "STRING": "string",
+    "INT64": "long",
+    "DOUBLE": "double",
+    "BOOLEAN": "boolean",
+    "STRING[]": "string[]",
+    "DOUBLE[]": "double[]",
+}
+
+
+@dataclass
+class AdminExport:
+    """What was written: files with their row counts, and how to import them."""
+
+    directory: Path
+    array_delimiter: str
+    nodes: dict[str, tuple[Path, int]] = field(default_factory=dict)  # label -> (file, rows)
+    relationships: dict[str, tuple[Path, int]] = field(default_factory=dict)  # "TYPE From->To" -> ...
+
+    def import_command(self, database: str = "neo4j", import_dir: str = "/import") -> str:
+        """The ``neo4j-admin`` call for these files, as seen from ``import_dir`` (the
+        folder's path inside the Neo4j container, or the folder itself on a host install)."""
+        parts = ["neo4j-admin database import full", "--overwrite-destination", "--multiline-fields=true"]
+        parts.append(f"--array-delimiter='{self.array_delimiter}'")
+        parts += [f"--nodes={import_dir}/{path.name}" for path, _ in self.nodes.values()]
+        parts += [f"--relationships={import_dir}/{path.name}" for path, _ in self.relationships.values()]
+        parts.append(database)
+        return " \\\n  ".join(parts)
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"{path.name}: {rows:,} rows"
+            for path, rows in [*self.nodes.values(), *self.relationships.values()]
+        ]
+        lines.append(f"Constraints to create after the import: {self.directory / 'schema.cypher'}")
+        lines.append(f"Import command (also in {self.directory / 'import.sh'}):")
+        lines.append(self.import_command())
+        return lines
+
+
+def export_neo4j_admin(
+    store: GraphStore,
+    directory: Path,
+    *,
+    array_delimiter: str = ";",
+    batch_size: int = DEFAULT_EXPORT_BATCH,
+    progress: ProgressReporter | None = None,
+) -> AdminExport:
+    """Write the whole graph of ``store`` as neo4j-admin import files into ``directory``.
+
+    Files of an earlier export in the folder are replaced; labels and types without data
+    get no file (the importer needs none).
+    """
+    if len(array_delimiter) != 1 or array_delimiter in ',"\n':
+        raise InputError("The array delimiter must be one character other than a comma, quote or newline.")
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in [*directory.glob("*.nodes.csv"), *directory.glob("*.rels.csv")]:
+        stale.unlink()
+    reporter = progress or SilentProgress()
+    counts = store.counts()
+    reporter.start("Export for neo4j-admin", counts.total_nodes + counts.total_relationships)
+    export = AdminExport(directory, array_delimiter)
+    dimensions: dict[tuple[str, str], int] = {}
+
+    for label, node in sorted(store.schema.nodes.items()):
+        if not counts.nodes.get(label):
+            continue
+        types = node.all_properties()
+        path = directory / f"{label}.nodes.csv"
+        header = {node.key: f"{node.key}:ID({label})"} | {
+            p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items() if p != node.key
+        }
+        written = 0
+        for batch in store.iter_nodes(label, batch_size=batch_size):
+            frame = _typed_columns(batch, types, array_delimiter, f"{label} nodes")
+            _note_dimensions(batch, types, label, dimensions)
+            frame = frame.rename(columns=header).assign(**{":LABEL": label})
+            _append_csv(path, frame, first=written == 0)
+            written += len(frame)
+            reporter.advance(len(frame))
+        if written:
+            export.nodes[label] = (path, written)
+
+    for rel_type, rel in sorted(store.schema.rels.items()):
+        if not counts.relationships.get(rel_type):
+            continue
+        types = dict(rel.properties)
+        written_per_pair: dict[tuple[str, str], int] = {}
+        for batch in store.iter_relationships(rel_type, batch_size=batch_size):
+            for (from_label, to_label), group in batch.groupby(["from_label", "to_label"], sort=False):
+                path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
+                frame = _typed_columns(
+                    group.drop(columns=["from_label", "to_label"]), types, array_delimiter, rel_type
+                )
+                header = {FROM_ID: f":START_ID({from_label})", TO_ID: f":END_ID({to_label})"} | {
+                    p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items()
+                }
+                frame = frame.rename(columns=header).assign(**{":TYPE": rel_type})
+                done = written_per_pair.get((from_label, to_label), 0)
+                _append_csv(path, frame, first=done == 0)
+                written_per_pair[(from_label, to_label)] = done + len(frame)
+                reporter.advance(len(frame))
+        for (from_label, to_label), rows in written_per_pair.items():
+            path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
+            export.relationships[f"{rel_type} {from_label}->{to_label}"] = (path, rows)
+
+    _write_schema_script(store, directory / "schema.cypher", dimensions)
+    (directory / "import.sh").write_text(
+        "#!/bin/sh\n# Run inside the Neo4j container (or a host install) with the database stopped.\n"
+        + export.import_command()
+        + "\n",
+        encoding="utf-8",
+    )
+    reporter.finish()
+    return export
+
+
+def _typed_columns(frame: pd.DataFrame, types: dict[str, str], delimiter: str, what: str) -> pd.DataFrame:
+    """Each property column as the text the importer parses for its declared type;
+    missing values become empty fields (no property)."""
+    out = {}
+    for column in frame.columns:
+        kind = types.get(column, "STRING")
+        out[column] = [_cell(value, kind, delimiter, column, what) for value in frame[column]]
+    return pd.DataFrame(out, columns=list(frame.columns))
+
+
+def _cell(value: Any, kind: str, delimiter: str, column: str, what: str) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if kind == "BOOLEAN":
+        return "true" if bool(value) else "false"
+    if kind == "INT64":
+        return str(int(value))
+    if kind == "DOUBLE":
+        return repr(float(value))
+    if kind == "DOUBLE[]":
+        return delimiter.join(repr(float(x)) for x in value)
+    if kind == "STRING[]":
+        parts = [str(x) for x in value]
+        clash = next((p for p in parts if delimiter in p), None)
+        if clash is not None:
+            raise InputError(
+                f"{what}: {column} value {clash!r} contains the array delimiter {delimiter!r}; "
+                "choose another with --array-delimiter."
+            )
+        return delimiter.join(parts)
+    return str(value)
+
+
+def _note_dimensions(
+    batch: pd.DataFrame, types: dict[str, str], label: str, seen: dict[tuple[str, str], int]
+) -> None:
+    for column in batch.columns:
+        if types.get(column) == "DOUBLE[]" and (label, column) not in seen:
+            sample = next((v for v in batch[column] if v is not None and len(v)), None)
+            if sample is not None:
+                seen[(label, column)] = len(sample)
+
+
+def _append_csv(path: Path, frame: pd.DataFrame, *, first: bool) -> None:
+    frame.to_csv(
+        path,
+        mode="w" if first else "a",
+        header=first,
+        index=False,
+        quoting=csv.QUOTE_MINIMAL,
+        lineterminator="\n",
+        encoding="utf-8",
+    )
+
+
+def _write_schema_script(store: GraphStore, path: Path, dimensions: dict[tuple[str, str], int]) -> None:
+    """Constraints (and vector indexes) to run once after the import, e.g. with cypher-shell."""
+    statements: Iterable[str] = [
+        cy.create_key_constraint(label, node.key) for label, node in sorted(store.schema.nodes.items())
+    ] + [cy.create_vector_index(label, prop, dims) for (label, prop), dims in sorted(dimensions.items())]
+    path.write_text("".join(f"{statement};\n" for statement in statements), encoding="utf-8")
