@@ -283,6 +283,29 @@ def datasets_load(
             console.print(counts_table(store.counts()))
 
 
+# ---------------------------------------------------------------------- export (Neo4j bulk path)
+@app.command("export")
+def export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the export into.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="neo4j-admin: CSVs for `neo4j-admin database import full`.")
+    ] = "neo4j-admin",
+    array_delimiter: Annotated[
+        Optional[str], typer.Option(help="Delimiter inside array fields (neo4j-admin; default ';').")
+    ] = None,
+) -> None:
+    """Export the whole graph, e.g. as bulk-import files for a first load of a large Neo4j."""
+    from kg.export import export_graph
+    from kg.progress import rich_progress
+    from kg.store import open_store
+
+    options = {"array_delimiter": array_delimiter} if array_delimiter else {}
+    with open_store(state.settings(), read_only=True) as store, rich_progress(err_console) as progress:
+        report = export_graph(store, fmt, directory, progress=progress, **options)
+    for line in report.summary_lines():
+        console.print(line, highlight=False, markup=False)
+
+
 # ---------------------------------------------------------------------- entry point
 def main() -> None:
     """Console-script entry: run the app, turning known errors into one clear line."""
