@@ -208,6 +208,11 @@ def query(
         chosen = parse_query(Path(what).read_text("utf-8"), name=Path(what).stem, path=Path(what))
     elif _looks_like_name(what):
         chosen = load_query(what)
+        if not chosen.portable and not state.settings().uses_neo4j:
+            raise InputError(
+                f"Query {chosen.name!r} uses Neo4j-only Cypher; run it with KG_STORE set to a Neo4j URI "
+                "(README, 'Use Neo4j')."
+            )
     else:
         chosen = parse_query(what, name="inline")
     with open_store(state.settings(), read_only=not write, ensure_schema=write) as store:
