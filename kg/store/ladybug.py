@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import ladybug
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -44,6 +45,9 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "STRING[]": pa.list_(pa.string()),
     "DOUBLE[]": pa.list_(pa.float64()),
 }
+
+
+_OLD = "__stored"
 
 
 def q(name: str) -> str:
@@ -214,27 +218,44 @@ class LadybugStore(GraphStore):
         if rows.empty:
             return UpsertResult()
         with self._transaction():
-            updated = self._update_existing_rels(rel_type, from_label, to_label, rows)
-            is_new = ~pd.MultiIndex.from_frame(rows[[FROM_ID, TO_ID]]).isin(list(updated))
-            new_rows = rows[is_new]
+            stored = self._stored_rels(rel_type, from_label, to_label, rows)
+            matched = rows.merge(stored, on=[FROM_ID, TO_ID], how="left", suffixes=("", _OLD), indicator=True)
+            exists = (matched.pop("_merge") == "both").to_numpy()
+            self._set_rel_properties(rel_type, from_label, to_label, rows[exists & _changed(matched)])
+            new_rows = rows[~exists]
             self._copy_rels(rel_type, from_label, to_label, new_rows)
-        return UpsertResult(created=len(new_rows), updated=len(rows) - len(new_rows))
+        return UpsertResult(created=len(new_rows), updated=int(exists.sum()))
 
-    def _update_existing_rels(
-        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
-    ) -> set[tuple[str, str]]:
-        rel = self.schema.rels[rel_type]
-        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
-        aliases = {FROM_ID: "f", TO_ID: "t", **{c: f"c{i}" for i, c in enumerate(given)}}
-        types = {FROM_ID: "STRING", TO_ID: "STRING", **rel.properties}
-        sets = ", ".join(f"r.{q(c)} = coalesce({aliases[c]}, r.{q(c)})" for c in given)
+    def _rel_pattern(self, rel_type: str, from_label: str, to_label: str) -> str:
         from_key, to_key = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
-        found = self._run(
-            f"LOAD FROM $rows MATCH (a:{q(from_label)} {{{q(from_key)}: f}})-[r:{q(rel_type)}]->"
-            f"(b:{q(to_label)} {{{q(to_key)}: t}}) {'SET ' + sets if sets else ''} RETURN f, t",
+        return (
+            f"(a:{q(from_label)} {{{q(from_key)}: f}})-[r:{q(rel_type)}]->(b:{q(to_label)} {{{q(to_key)}: t}})"
+        )
+
+    def _stored_rels(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """The batch's relationships that already exist, with their stored property values
+        (suffixed ``_OLD``). Reading is an order of magnitude cheaper than a SET here."""
+        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
+        keys = pa.table({"f": _arrow_array(rows[FROM_ID], pa.string()), "t": _arrow_array(rows[TO_ID], pa.string())})
+        values = "".join(f", r.{q(c)} AS {q(c + _OLD)}" for c in given)
+        return self._run(
+            f"LOAD FROM $rows MATCH {self._rel_pattern(rel_type, from_label, to_label)} "
+            f"RETURN f AS {FROM_ID}, t AS {TO_ID}{values}",
+            {"rows": keys},
+        ).get_as_df()
+
+    def _set_rel_properties(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
+        """SET the given properties on existing relationships (coalesce: null keeps)."""
+        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
+        if rows.empty or not given:
+            return
+        aliases = {FROM_ID: "f", TO_ID: "t", **{c: f"c{i}" for i, c in enumerate(given)}}
+        types = {FROM_ID: "STRING", TO_ID: "STRING", **self.schema.rels[rel_type].properties}
+        sets = ", ".join(f"r.{q(c)} = coalesce({aliases[c]}, r.{q(c)})" for c in given)
+        self._run(
+            f"LOAD FROM $rows MATCH {self._rel_pattern(rel_type, from_label, to_label)} SET {sets}",
             {"rows": self._to_arrow(rows, types, aliases)},
-        ).get_as_arrow()
-        return set(zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True))
+        )
 
     def _copy_rels(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
         if rows.empty:
@@ -415,6 +436,23 @@ def _query_error(message: str) -> KGError:
     if "read-only" in message or "read only" in message.lower():
         return StoreError("This query writes to the graph; queries are read-only unless you pass --write.")
     return StoreError(f"Query failed: {message}")
+
+
+def _changed(matched: pd.DataFrame) -> np.ndarray:
+    """Rows where some given (non-null) value differs from the stored one (``_OLD``)."""
+    changed = np.zeros(len(matched), dtype=bool)
+    for column in [c for c in matched.columns if c + _OLD in matched.columns]:
+        new, old = matched[column], matched[column + _OLD]
+        if new.dtype == object:
+            differs = np.array([_as_comparable(a) != _as_comparable(b) for a, b in zip(new, old, strict=True)])
+        else:
+            differs = ~new.eq(old).to_numpy()
+        changed |= new.notna().to_numpy() & differs
+    return changed
+
+
+def _as_comparable(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else value
 
 
 def _arrow_array(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
