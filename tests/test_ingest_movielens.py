@@ -69,7 +69,7 @@ def test_bad_rating_rows_are_reported_not_fatal(store: GraphStore, tmp_path: Pat
 
 
 def test_not_a_movielens_folder(store: GraphStore, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="missing u.data"):
+    with pytest.raises(InputError, match=r"missing u\.data"):
         ingest_path(store, tmp_path, fmt="movielens")
 
 
