@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from kg.errors import InputError, KGError, StoreError, StoreInUseError
 from kg.schema import Schema
+from kg.store.access_lock import StoreAccessLock
 from kg.store.base import (
     DEFAULT_EXPORT_BATCH,
     FROM_ID,
@@ -68,10 +69,12 @@ class LadybugStore(GraphStore):
             raise StoreError(
                 f"No graph at {self.path} yet; run `kg ingest` or `kg demo` first, or set KG_STORE."
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = StoreAccessLock(self.path, exclusive=not read_only)
+        self._lock.acquire()
         try:
             self._db = ladybug.Database(str(self.path), read_only=read_only)
         except RuntimeError as exc:
+            self._lock.release()
             message = str(exc)
             if "lock" in message.lower():
                 raise StoreInUseError(
@@ -90,6 +93,9 @@ class LadybugStore(GraphStore):
         if db is not None:
             db.close()
             self._db = None  # type: ignore[assignment]
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release()
 
     # ------------------------------------------------------------------ low level
     def _run(self, cypher: str, params: dict[str, Any] | None = None) -> ladybug.QueryResult:
