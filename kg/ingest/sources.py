@@ -71,6 +71,11 @@ def read_delimited(
                         source, reader.line_num, f"expected {width} fields, found {len(fields)}"
                     )
                     continue
+                if any("\x00" in field for field in fields):
+                    problems.report(
+                        source, reader.line_num, "contains NUL bytes (UTF-16 text? pass --encoding utf-16)"
+                    )
+                    continue
                 yield reader.line_num, dict(zip(names, fields, strict=True))
     except UnicodeDecodeError as exc:
         raise _decode_error(path, encoding, exc) from exc

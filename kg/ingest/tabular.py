@@ -51,9 +51,9 @@ class TabularLoader:
         self.format = detect_format(path, mapping)
         self.delimiter = mapping.delimiter or _DELIMITERS.get(self.format, ",")
         if self.format != "jsonl":
-            mapping.check_columns(
-                read_header(path, delimiter=self.delimiter, encoding=self.encoding), path.name
-            )
+            header = read_header(path, delimiter=self.delimiter, encoding=self.encoding)
+            if header:  # an empty file has no columns to check, and no rows to load
+                mapping.check_columns(header, path.name)
 
     def estimated_rows(self) -> int:
         return count_lines(self.path)

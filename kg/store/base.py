@@ -165,7 +165,7 @@ class GraphStore(ABC):
 
 # ---------------------------------------------------------------------- batch helpers
 def prepare_node_batch(schema: Schema, label: str, rows: pd.DataFrame) -> pd.DataFrame:
-    """Validate a node batch against the schema; drop duplicate keys (last row wins)."""
+    """Validate a node batch against the schema; merge rows with the same key."""
     node = schema.node(label)
     if node.key not in rows.columns:
         raise InputError(f"A {label} batch needs a {node.key!r} column; got {list(rows.columns)}.")
@@ -174,13 +174,13 @@ def prepare_node_batch(schema: Schema, label: str, rows: pd.DataFrame) -> pd.Dat
     if keys.isna().any():
         raise InputError(f"A {label} batch has rows without a {node.key!r}.")
     rows = rows.assign(**{node.key: keys.astype(str)})
-    return rows.drop_duplicates(subset=[node.key], keep="last").reset_index(drop=True)
+    return _merge_duplicates(rows, [node.key])
 
 
 def prepare_rel_batch(
     schema: Schema, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
 ) -> pd.DataFrame:
-    """Validate a relationship batch; drop duplicate (from_id, to_id) pairs, last wins."""
+    """Validate a relationship batch; merge rows with the same (from_id, to_id)."""
     schema.check_endpoints(rel_type, from_label, to_label)
     missing = {FROM_ID, TO_ID} - set(rows.columns)
     if missing:
@@ -189,7 +189,15 @@ def prepare_rel_batch(
     if rows[FROM_ID].isna().any() or rows[TO_ID].isna().any():
         raise InputError(f"A {rel_type} batch has rows without an endpoint id.")
     rows = rows.assign(**{FROM_ID: rows[FROM_ID].astype(str), TO_ID: rows[TO_ID].astype(str)})
-    return rows.drop_duplicates(subset=[FROM_ID, TO_ID], keep="last").reset_index(drop=True)
+    return _merge_duplicates(rows, [FROM_ID, TO_ID])
+
+
+def _merge_duplicates(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per key, as if the rows had been upserted in order: for each column the
+    last non-missing value wins (a missing value never erases an earlier one)."""
+    if not rows.duplicated(subset=keys).any():
+        return rows.reset_index(drop=True)
+    return rows.groupby(keys, sort=False, as_index=False, dropna=False).last()
 
 
 def declare_written_properties(schema: Schema, label: str, rows: pd.DataFrame) -> list[str]:
