@@ -1,0 +1,205 @@
+"""The model registry: one directory per training run under ``<data_dir>/models/``.
+
+``kg models use RUN`` selects a run (written to ``models/SELECTED``); otherwise the
+newest run is used. A run is written to a temporary directory and renamed into place, so
+an interrupted save never leaves a half artifact that looks complete. Loading verifies
+checksums and, given the store, that the graph is the one the model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings.model import ModelArtifactError, TrainedModel, verify_artifact
+from kg.config import Settings
+from kg.errors import NotFoundError
+from kg.store import GraphStore
+
+SELECTED_FILE = "SELECTED"
+# A model whose entities are mostly missing from the store was trained on another graph.
+MIN_ENTITY_OVERLAP = 0.9
+OVERLAP_SAMPLE = 2000
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of ``kg models list``."""
+
+    run_id: str
+    model_name: str
+    created_at: str
+    text: bool
+    metrics: dict[str, Any]
+    selected: bool
+    path: Path
+    problem: str | None = None
+
+
+def registry_dir(settings: Settings) -> Path:
+    return settings.models_dir
+
+
+def new_run_id(model_name: str, text: bool = False) -> str:
+    """Sortable and readable: ``20250101-120000-transe-text``."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{model_name}{'-text' if text else ''}"
+
+
+def save_run(settings: Settings, trained: TrainedModel) -> Path:
+    """Store a trained model as a new run; returns its directory."""
+    root = registry_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    run_id = (
+        trained.run_id
+        if not trained.run_id.startswith("unsaved")
+        else new_run_id(trained.model_name, trained.text_aware)
+    )
+    final = root / run_id
+    suffix = 1
+    while final.exists():
+        suffix += 1
+        final = root / f"{run_id}-{suffix}"
+    trained.run_id = final.name
+    trained.info.setdefault("created_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+    staging = root / f".tmp-{final.name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    trained.save(staging)
+    staging.rename(final)
+    return final
+
+
+def list_runs(settings: Settings) -> list[RunSummary]:
+    """Every run, newest first; a damaged one is listed with its problem."""
+    root = registry_dir(settings)
+    if not root.is_dir():
+        return []
+    selected = _selected_id(root)
+    runs = []
+    for path in sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+    ):
+        try:
+            verify_artifact(path)
+            spec = json.loads((path / "model.json").read_text("utf-8"))
+            metrics = json.loads((path / "metrics.json").read_text("utf-8"))
+            runs.append(
+                RunSummary(
+                    run_id=path.name,
+                    model_name=spec["model_name"],
+                    created_at=spec.get("info", {}).get("created_at", ""),
+                    text=bool(spec.get("text_dim")),
+                    metrics=metrics,
+                    selected=path.name == selected,
+                    path=path,
+                )
+            )
+        except ModelArtifactError as exc:
+            runs.append(
+                RunSummary(path.name, "?", "", False, {}, path.name == selected, path, problem=str(exc))
+            )
+    return runs
+
+
+def resolve_run(settings: Settings, run_id: str | None = None) -> Path:
+    """The directory of ``run_id``, else of the selected run, else of the newest run."""
+    root = registry_dir(settings)
+    if run_id:
+        path = root / run_id
+        if not path.is_dir():
+            known = [r.run_id for r in list_runs(settings)]
+            raise NotFoundError(
+                f"No model run {run_id!r} in {root}. "
+                + (f"Known runs: {', '.join(known[:10])}." if known else "Train one with `kg train`.")
+            )
+        return path
+    selected = _selected_id(root)
+    if selected:
+        path = root / selected
+        if path.is_dir():
+            return path
+        raise NotFoundError(
+            f"The selected model run {selected!r} no longer exists in {root}; pick another with `kg models use`."
+        )
+    runs = list_runs(settings)
+    if not runs:
+        raise NotFoundError(f"No trained model in {root}; run `kg train` first.")
+    return runs[0].path
+
+
+def use_run(settings: Settings, run_id: str) -> Path:
+    """Select the run that ``load_model(settings)`` returns from now on."""
+    path = resolve_run(settings, run_id)
+    verify_artifact(path)
+    (registry_dir(settings) / SELECTED_FILE).write_text(path.name + "\n", encoding="utf-8")
+    return path
+
+
+def remove_run(settings: Settings, run_id: str) -> Path:
+    """Delete a run (also a damaged one); clears the selection if it pointed there."""
+    path = resolve_run(settings, run_id)
+    shutil.rmtree(path)
+    root = registry_dir(settings)
+    if _selected_id(root) == path.name:
+        (root / SELECTED_FILE).unlink()
+    return path
+
+
+def load_model(
+    settings: Settings,
+    run_id: str | None = None,
+    *,
+    store: GraphStore | None = None,
+    device: str | None = None,
+) -> TrainedModel:
+    """Load a run (default: the selected one, else the newest).
+
+    Refuses a corrupted artifact (checksums) and, when ``store`` is given, a model
+    trained on a different graph: if fewer than 90% of a sample of its entities exist in
+    the store. A graph that only grew since training (new nodes, new facts) is fine.
+    """
+    path = resolve_run(settings, run_id)
+    trained = TrainedModel.load(path, device=device)
+    if store is not None:
+        check_graph(trained, store)
+    return trained
+
+
+def check_graph(trained: TrainedModel, store: GraphStore) -> float:
+    """Share of the model's entities (a deterministic sample) that exist in the store;
+    a ``ModelArtifactError`` when it is below ``MIN_ENTITY_OVERLAP``."""
+    entities = trained.entities
+    rng = np.random.default_rng(0)
+    sample = (
+        entities
+        if len(entities) <= OVERLAP_SAMPLE
+        else [entities[i] for i in sorted(rng.choice(len(entities), OVERLAP_SAMPLE, replace=False))]
+    )
+    by_label: dict[str, list[str]] = {}
+    for entity in sample:
+        label, _, key = entity.partition(":")
+        by_label.setdefault(label, []).append(key)
+    found = 0
+    for label, keys in by_label.items():
+        if label in store.schema.nodes:
+            found += len(store.existing_node_ids(label, keys))
+    overlap = found / max(len(sample), 1)
+    if overlap < MIN_ENTITY_OVERLAP:
+        raise ModelArtifactError(
+            f"Model run {trained.run_id} was trained on a different graph: only {overlap:.0%} of its entities "
+            f"exist in the store at {getattr(store, 'path', store.name)}. Train one on this graph with "
+            "`kg train`, or point --store at the graph it was trained on."
+        )
+    return overlap
+
+
+def _selected_id(root: Path) -> str | None:
+    marker = root / SELECTED_FILE
+    if not marker.is_file():
+        return None
+    return marker.read_text("utf-8").strip() or None

@@ -1,0 +1,244 @@
+"""Training: triples in, a ``TrainedModel`` out, through PyKEEN's ``pipeline()``.
+
+``train_model`` is the in-memory entry point (no store, no registry): split, train with
+the model's recipe, early-stop on validation MRR, evaluate on the test split. The CLI's
+``kg train`` adds the store export, checkpoints and the registry around it
+(``embeddings.workflow``). Training is seeded; it uses the GPU when there is one.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pykeen.losses import loss_resolver
+from pykeen.pipeline import pipeline
+from pykeen.training.callbacks import TrainingCallback
+from pykeen.triples import TriplesFactory
+
+from embeddings.evaluate import metrics_from_result
+from embeddings.export import TripleSplits, graph_fingerprint, split_triples
+from embeddings.model import TrainedModel, build_model, resolve_device
+from embeddings.models import ModelRecipe, resolve_recipe
+from embeddings.text_link import feature_matrix
+from kg.errors import InputError
+from kg.progress import ProgressReporter, SilentProgress
+
+EVAL_BATCH = 256
+
+
+def train_model(
+    triples: pd.DataFrame,
+    model: str = "transe",
+    *,
+    text_features: dict[str, np.ndarray] | None = None,
+    seed: int = 42,
+    progress: ProgressReporter | None = None,
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    device: str | None = None,
+    **overrides: Any,
+) -> TrainedModel:
+    """Train a KGE model on ``head, relation, tail`` triples (entities as ``Label:id``).
+
+    The triples are split (stratified, every entity kept in training), the model is
+    trained with its recipe (``embeddings.models``) updated by ``overrides`` (e.g.
+    ``num_epochs=50, embedding_dim=64``), early-stopped on validation MRR and evaluated
+    on the test split (``TrainedModel.metrics``). ``text_features`` maps entities to text
+    vectors and makes the model text-aware (cold-start capable).
+    """
+    _check_triples(triples)
+    splits = split_triples(triples, ratios, seed=seed)
+    return train_on_splits(
+        splits,
+        model,
+        text_features=text_features,
+        seed=seed,
+        progress=progress,
+        device=device,
+        fingerprint=graph_fingerprint(triples),
+        **overrides,
+    )
+
+
+def train_on_splits(
+    splits: TripleSplits,
+    model: str = "transe",
+    *,
+    text_features: dict[str, np.ndarray] | None = None,
+    seed: int = 42,
+    progress: ProgressReporter | None = None,
+    device: str | None = None,
+    checkpoint: Path | None = None,
+    fingerprint: str = "",
+    run_id: str | None = None,
+    **overrides: Any,
+) -> TrainedModel:
+    """Train on given splits (the benchmark passes PyKEEN's fixed dataset splits).
+
+    ``checkpoint`` names a file that is written after every epoch; if it exists, training
+    continues from it (``kg train --resume``).
+    """
+    recipe = resolve_recipe(model, overrides)
+    target = resolve_device(device)
+    if target.type == "cpu":
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    entity_to_id, relation_to_id = _id_maps(splits)
+    factories = [
+        TriplesFactory.from_labeled_triples(
+            part[["head", "relation", "tail"]].to_numpy(dtype=str),
+            entity_to_id=entity_to_id,
+            relation_to_id=relation_to_id,
+            create_inverse_triples=recipe.create_inverse_triples,
+            compact_id=False,
+        )
+        for part in (splits.train, splits.validation, splits.test)
+    ]
+    training, validation, testing = factories
+    features, has_text = (None, None)
+    if text_features:
+        features, has_text = feature_matrix(entity_to_id, text_features)
+    torch.manual_seed(seed)
+    kge = build_model(
+        recipe,
+        num_entities=len(entity_to_id),
+        num_relations=len(relation_to_id),
+        text_features=features,
+        has_text=has_text,
+        loss=loss_resolver.make(recipe.loss, recipe.loss_kwargs),
+        random_seed=seed,
+    )
+    reporter = progress or SilentProgress()
+    label = f"Training {recipe.model}{' + text' if features is not None else ''} on {target.type}"
+    reporter.start(label, total=recipe.num_epochs)
+    started = time.perf_counter()
+    with _training_context():
+        result = pipeline(
+            training=training,
+            validation=validation if validation.num_triples else None,
+            testing=testing if testing.num_triples else training,
+            model=kge,
+            training_loop=recipe.training_loop,
+            negative_sampler="basic" if recipe.training_loop == "slcwa" else None,
+            negative_sampler_kwargs={"num_negs_per_pos": recipe.num_negs_per_pos}
+            if recipe.training_loop == "slcwa"
+            else None,
+            optimizer=recipe.optimizer,
+            optimizer_kwargs={"lr": recipe.lr},
+            training_kwargs=_training_kwargs(recipe, reporter, checkpoint),
+            stopper="early" if validation.num_triples else None,
+            stopper_kwargs={
+                "frequency": recipe.eval_every,
+                "patience": recipe.patience,
+                "relative_delta": recipe.min_delta,
+                "metric": "inverse_harmonic_mean_rank",
+                "evaluation_batch_size": EVAL_BATCH,
+            }
+            if validation.num_triples
+            else None,
+            evaluator_kwargs={"filtered": True},
+            evaluation_kwargs={"batch_size": EVAL_BATCH, "use_tqdm": False},
+            random_seed=seed,
+            device=target,
+        )
+    reporter.finish()
+    seconds = time.perf_counter() - started
+    epochs = len(result.losses)
+    metrics = metrics_from_result(result.metric_results)
+    metrics.update(
+        epochs=epochs,
+        best_epoch=getattr(result.stopper, "best_epoch", None) or epochs,
+        train_seconds=round(seconds, 2),
+        seconds_per_epoch=round(result.train_seconds / max(epochs, 1), 4),
+        test_triples=int(testing.num_triples),
+    )
+    return TrainedModel(
+        run_id=run_id or f"unsaved-{recipe.model}",
+        model_name=recipe.model,
+        entity_to_id=entity_to_id,
+        relation_to_id=relation_to_id,
+        model=result.model,
+        recipe=recipe,
+        fingerprint=fingerprint,
+        metrics=metrics,
+        info={
+            "seed": seed,
+            "device": target.type,
+            "text": features is not None,
+            "splits": splits.sizes(),
+            "relations": sorted(relation_to_id),
+        },
+    )
+
+
+class _ProgressCallback(TrainingCallback):
+    """Advances the reporter by one per finished epoch."""
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        super().__init__()
+        self.reporter = reporter
+
+    def post_epoch(self, epoch: int, epoch_loss: float, **kwargs: Any) -> None:
+        self.reporter.advance(1)
+
+
+def _training_kwargs(
+    recipe: ModelRecipe, reporter: ProgressReporter, checkpoint: Path | None
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "num_epochs": recipe.num_epochs,
+        "batch_size": recipe.batch_size,
+        "use_tqdm": False,
+        "callbacks": [_ProgressCallback(reporter)],
+    }
+    if recipe.training_loop == "lcwa" and recipe.label_smoothing:
+        kwargs["label_smoothing"] = recipe.label_smoothing
+    if checkpoint is not None:
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        kwargs.update(
+            checkpoint_name=checkpoint.name, checkpoint_directory=checkpoint.parent, checkpoint_frequency=0
+        )
+    return kwargs
+
+
+def _id_maps(splits: TripleSplits) -> tuple[dict[str, int], dict[str, int]]:
+    """Ids follow sorted labels, so the same triples always give the same ids."""
+    parts = [splits.train, splits.validation, splits.test]
+    entities = sorted(set().union(*(set(p["head"]) | set(p["tail"]) for p in parts)))
+    relations = sorted(set().union(*(set(p["relation"]) for p in parts)))
+    return {e: i for i, e in enumerate(entities)}, {r: i for i, r in enumerate(relations)}
+
+
+def _check_triples(triples: pd.DataFrame) -> None:
+    missing = {"head", "relation", "tail"} - set(triples.columns)
+    if missing:
+        raise InputError(f"Triples need columns head, relation, tail; missing {sorted(missing)}.")
+    if len(triples) < 10:
+        raise InputError(f"Only {len(triples)} triples: too few to train an embedding model.")
+
+
+class _training_context:
+    """Quiet PyKEEN's per-evaluation logging (the progress bar says enough) and freeze
+    the objects that exist before training out of the garbage collector: PyKEEN runs a
+    full ``gc.collect()`` after every epoch, which otherwise re-scans every object torch,
+    pandas and sympy ever created (over half a second per epoch on small graphs)."""
+
+    def __enter__(self) -> None:
+        self._loggers = [logging.getLogger(name) for name in ("pykeen", "torch_max_mem")]
+        self._levels = [logger.level for logger in self._loggers]
+        for logger in self._loggers:
+            logger.setLevel(logging.ERROR)
+        gc.collect()
+        gc.freeze()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.unfreeze()
+        for logger, level in zip(self._loggers, self._levels, strict=True):
+            logger.setLevel(level)
