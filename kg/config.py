@@ -45,8 +45,32 @@ class ExtractSettings(BaseModel):
         "EVENT": "Entity",
         "WORK_OF_ART": "Entity",
     }
+    model_label_map: dict[str, str] = {"Peop": "Person", "Org": "Organization", "Loc": "Location", "Other": "Entity"}
+    relation_map: dict[str, str] = {
+        "Work_For": "WORKS_FOR",
+        "Live_In": "LIVES_IN",
+        "Located_In": "LOCATED_IN",
+        "OrgBased_In": "BASED_IN",
+        "Kill": "KILLED",
+    }
+    catalog_labels: list[str] = ["Brand", "Category", "Material", "Genre", "Item"]
+    resolve_targets: dict[str, list[str]] = {
+        "Organization": ["Brand", "Organization"],
+        "Person": ["Person"],
+        "Location": ["Location"],
+        "Entity": ["Entity"],
+    }
+    aliases: dict[str, str] = Field(default_factory=dict, description="Alias -> canonical name, e.g. Big Blue -> IBM.")
+    colors: list[str] = [
+        "black", "white", "grey", "gray", "silver", "red", "blue", "navy", "green", "olive", "teal",
+        "yellow", "orange", "pink", "purple", "brown", "beige", "sand", "gold",
+    ]  # fmt: skip
+    min_relation_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     fuzzy_threshold: float = 92.0
     review_threshold: float = 80.0
+    use_embeddings: bool = Field(default=False, description="Also propose SAME_AS candidates by name embeddings.")
+    embedding_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    max_document_chars: int = Field(default=5_000_000, gt=0)
 
 
 class EmbeddingSettings(BaseModel):

@@ -1,0 +1,78 @@
+"""Attributes stated in text -- price, size, colour, material, quantities, dates --
+become properties of the entity they describe, not nodes.
+
+The entity described is the node the document is about (a product's own description,
+a review of it) or, failing that, the only product named in the sentence. Values the
+catalogue already holds are kept: text fills gaps, it does not overwrite data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from spacy.tokens import Doc
+
+from kg.extract.facts import AttributeFact, Mention
+
+_PRICE = re.compile(
+    r"(?P<symbol>[$€£])\s?(?P<amount>\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
+    r"|(?P<amount2>\d+(?:\.\d{1,2})?)\s?(?P<code>USD|EUR|GBP|dollars?|euros?|pounds?)\b",
+    re.IGNORECASE,
+)
+_SIZE = re.compile(r"\bsize\s+(?P<size>\d{1,3}(?:\.5)?|XXS|XS|S|M|L|XL|XXL|XXXL)\b", re.IGNORECASE)
+_DATE_LIKE = re.compile(r"[A-Za-z]{3}|\d{4}|\d{1,2}[/.-]\d{1,2}")  # not a bare "46" from "size 46"
+_CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "dollar": "USD", "euro": "EUR", "pound": "GBP"}
+
+
+def sentence_attributes(
+    doc: Doc, mentions: list[Mention], colors: Iterable[str], about: tuple[str, str] | None, *, offset: int = 0
+) -> list[AttributeFact]:
+    """Attributes found in ``doc``, each attached to the entity it describes."""
+    color_words = {c.lower() for c in colors}
+    facts: list[AttributeFact] = []
+    for sentence in doc.sents:
+        target = about or _only_item(mentions, offset + sentence.start_char, offset + sentence.end_char)
+        if target is None:
+            continue
+        text, base = sentence.text, offset + sentence.start_char
+
+        def add(name: str, value: str | float, surface: str, start: int, *, target: tuple[str, str] = target) -> None:
+            facts.append(AttributeFact(target[0], target[1], name, value, surface, base + start))
+
+        for match in _PRICE.finditer(text):
+            amount = match.group("amount") or match.group("amount2")
+            marker = (match.group("symbol") or match.group("code") or "").lower().rstrip("s")
+            add("price", float(amount.replace(",", "")), match.group(0), match.start())
+            add("currency", _CURRENCIES.get(marker, marker.upper()), match.group(0), match.start())
+        for match in _SIZE.finditer(text):
+            add("size", match.group("size").upper(), match.group(0), match.start())
+        for token in sentence:
+            if token.lower_ in color_words and token.pos_ in ("ADJ", "NOUN", "PROPN"):
+                add("color", token.lower_, token.text, token.idx - sentence.start_char)
+        for ent in sentence.ents:
+            if ent.label_ == "QUANTITY":
+                add("quantity", ent.text, ent.text, ent.start_char - sentence.start_char)
+            elif ent.label_ == "DATE" and _DATE_LIKE.search(ent.text):
+                add("date", ent.text, ent.text, ent.start_char - sentence.start_char)
+        for mention in mentions:
+            if mention.label == "Material" and base <= mention.start < offset + sentence.end_char:
+                add("material", (mention.name or mention.text).lower(), mention.text, mention.start - base)
+    return first_per_property(facts)
+
+
+def _only_item(mentions: list[Mention], start: int, end: int) -> tuple[str, str] | None:
+    items = {m.key for m in mentions if m.label == "Item" and m.node_id and start <= m.start < end}
+    return next(iter(items)) if len(items) == 1 else None
+
+
+def first_per_property(facts: list[AttributeFact]) -> list[AttributeFact]:
+    """One value per (node, property): the first the text states."""
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for fact in facts:
+        key = (fact.label, fact.node_id, fact.name)
+        if key not in seen:
+            seen.add(key)
+            kept.append(fact)
+    return kept

