@@ -12,6 +12,7 @@ live server (``KG_NEO4J_URI``) do that.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -62,21 +63,24 @@ def lint() -> Any:
     def run(statements: list[tuple[str, str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
         keyed = {key: json.dumps([text, params], sort_keys=True) for key, text, params in statements}
         todo = {k: (t, p) for k, t, p in statements if keyed[k] not in seen}
-        if todo:
-            request = {
-                "schema": db_schema,
-                "statements": [{"id": k, "text": t, "parameters": p} for k, (t, p) in todo.items()],
-            }
-            done = subprocess.run(
-                [node, "lint.mjs"],
-                cwd=CHECK_DIR,
-                input=json.dumps(request),
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=600,
+        items = [{"id": k, "text": t, "parameters": p} for k, (t, p) in todo.items()]
+        workers = max(1, min(len(items), os.cpu_count() or 1, 4))  # semantic analysis is CPU-bound
+        chunks = [items[i::workers] for i in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [node, "lint.mjs"], cwd=CHECK_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
             )
-            for result in json.loads(done.stdout):
+            for _ in chunks
+        ]
+        for proc, chunk in zip(procs, chunks, strict=True):  # node reads all input before working
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"schema": db_schema, "statements": chunk}))
+            proc.stdin.close()
+        for proc in procs:
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            assert proc.wait(timeout=600) == 0, "the Cypher linter failed"
+            for result in json.loads(out):
                 seen[keyed[result["id"]]] = result["diagnostics"]
         return {key: seen[keyed[key]] for key, _, _ in statements}
 
