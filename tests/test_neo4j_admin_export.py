@@ -77,7 +77,8 @@ def small_graph(store: GraphStore) -> GraphStore:
         ),
     )
     store.set_node_properties(
-        "Item", pd.DataFrame({"id": ["i1", "i2"], "embedding_test": [[0.5, -1.0, 2.0], [1.0, 0.0, 0.25]]})
+        "Item",
+        pd.DataFrame({"id": ["i2"], "embedding_test": [[1.0, 0.0, 0.25]]}),  # i1 has no vector
     )
     return store
 

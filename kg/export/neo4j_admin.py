@@ -185,7 +185,7 @@ def _note_dimensions(
 ) -> None:
     for column in batch.columns:
         if types.get(column) == "DOUBLE[]" and (label, column) not in seen:
-            sample = next((v for v in batch[column] if v is not None and len(v)), None)
+            sample = next((v for v in batch[column] if hasattr(v, "__len__") and len(v)), None)
             if sample is not None:
                 seen[(label, column)] = len(sample)
 
