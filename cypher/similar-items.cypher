@@ -1,8 +1,8 @@
 // name: similar-items
 // description: Items nearest to one item in an embedding space, through its vector index (created when embeddings are written).
 // param: item STRING = P00001 -- item id
-// param: index STRING = item_embedding_transe -- vector index: <label>_<property>, see SHOW VECTOR INDEXES
-// param: property STRING = embedding_transe -- the embedding property the index covers
+// param: index STRING = item_text_embedding -- vector index: <label>_<property>, see SHOW VECTOR INDEXES
+// param: property STRING = text_embedding -- the embedding property the index covers
 // param: k INT64 = 10 -- how many neighbours
 // portable: false
 MATCH (i:Item {id: $item})

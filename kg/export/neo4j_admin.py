@@ -148,12 +148,22 @@ def export_neo4j_admin(
 
 
 def _typed_columns(frame: pd.DataFrame, types: dict[str, str], delimiter: str, what: str) -> pd.DataFrame:
-    """Each property column as the text the importer parses for its declared type;
-    missing values become empty fields (no property)."""
+    """Each property column as what the importer parses for its declared type; missing
+    values become empty fields (no property). Scalars are converted column-wise (pandas
+    writes floats as their shortest repr and nullable ints without a decimal point);
+    only arrays and booleans are formatted value by value."""
     out = {}
     for column in frame.columns:
         kind = types.get(column, "STRING")
-        out[column] = [_cell(value, kind, delimiter, column, what) for value in frame[column]]
+        values = frame[column]
+        if kind == "INT64":
+            out[column] = pd.to_numeric(values, errors="raise").astype("Int64")
+        elif kind == "DOUBLE":
+            out[column] = pd.to_numeric(values, errors="raise").astype("float64")
+        elif kind == "STRING":
+            out[column] = values.astype(object).where(values.notna(), None)
+        else:
+            out[column] = [_cell(value, kind, delimiter, column, what) for value in values]
     return pd.DataFrame(out, columns=list(frame.columns))
 
 
@@ -162,10 +172,6 @@ def _cell(value: Any, kind: str, delimiter: str, column: str, what: str) -> str 
         return None
     if kind == "BOOLEAN":
         return "true" if bool(value) else "false"
-    if kind == "INT64":
-        return str(int(value))
-    if kind == "DOUBLE":
-        return repr(float(value))
     if kind == "DOUBLE[]":
         return delimiter.join(repr(float(x)) for x in value)
     if kind == "STRING[]":
