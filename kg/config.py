@@ -70,7 +70,10 @@ class ExtractSettings(BaseModel):
     review_threshold: float = 80.0
     use_embeddings: bool = Field(default=False, description="Also propose SAME_AS candidates by name embeddings.")
     embedding_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
-    max_document_chars: int = Field(default=5_000_000, gt=0)
+    max_document_chars: int = Field(
+        default=1_000_000, gt=0, description="Longer documents are skipped and reported (spaCy's own default limit)."
+    )
+    chunk_chars: int = Field(default=100_000, ge=1_000, description="Long documents are processed in pieces this long.")
 
 
 class EmbeddingSettings(BaseModel):

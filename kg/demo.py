@@ -36,6 +36,8 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
             query = load_query(name)
             frame = store.query(query.text, query.bind({"k": "5"}))
             console.print(frame_table(frame, title=f"{name}: {query.description}"))
+        console.rule("[bold]4. Extract facts from product descriptions and reviews")
+        _extract_text(store, settings, shop_dir, console)
     console.rule(f"[bold green]Demo finished in {time.perf_counter() - started:.0f}s")
     console.print(f"Explore it: kg stats, kg query top-customers --param k=20 (store: {settings.store})")
 
@@ -47,3 +49,34 @@ def _ingest_shop(store: GraphStore, files: list[tuple[Path, Path]], settings: Se
         console.print(ingest_table(report, data_file.name))
         for line in report.summary_lines():
             console.print(f"[yellow]{line}")
+
+
+def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console: Console) -> None:
+    """Descriptions and reviews become Documents whose brands, materials, categories and
+    places link to the catalogue (a trained joint model is used only if one exists)."""
+    from kg.extract import Extractor, extract_graph_text, extract_path, find_model
+    from kg.extract.report import extract_table
+
+    extractor = Extractor(settings, store, find_model(settings))
+    with rich_progress(console) as progress:
+        descriptions = extract_graph_text(
+            store, settings, "Item", "description", progress=progress, extractor=extractor
+        )
+        reviews = extract_path(
+            store,
+            settings,
+            shop_dir / "reviews.jsonl",
+            about_field="sku",
+            progress=progress,
+            extractor=extractor,
+        )
+    console.print(extract_table(descriptions, "Item.description"), extract_table(reviews, "reviews.jsonl"))
+    for line in descriptions.summary_lines() + reviews.summary_lines():
+        console.print(f"[yellow]{line}")
+    brands = store.query(
+        "MATCH (d:Document)-[:DESCRIBES]->(:Item), (d)-[:MENTIONS]->(b:Brand) "
+        "RETURN b.name AS brand, count(DISTINCT d) AS documents ORDER BY documents DESC, brand LIMIT 5"
+    )
+    console.print(
+        frame_table(brands, title="Brands most talked about (any spelling, linked to the catalogue)")
+    )

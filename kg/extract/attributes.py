@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from kg.extract.facts import AttributeFact, Mention
 
@@ -26,39 +26,55 @@ _CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "dollar": "USD", "euro": "
 
 
 def sentence_attributes(
-    doc: Doc, mentions: list[Mention], colors: Iterable[str], about: tuple[str, str] | None, *, offset: int = 0
+    doc: Doc,
+    mentions: list[Mention],
+    colors: Iterable[str],
+    about: tuple[str, str] | None,
+    *,
+    offset: int = 0,
 ) -> list[AttributeFact]:
     """Attributes found in ``doc``, each attached to the entity it describes."""
     color_words = {c.lower() for c in colors}
     facts: list[AttributeFact] = []
     for sentence in doc.sents:
         target = about or _only_item(mentions, offset + sentence.start_char, offset + sentence.end_char)
-        if target is None:
-            continue
-        text, base = sentence.text, offset + sentence.start_char
-
-        def add(name: str, value: str | float, surface: str, start: int, *, target: tuple[str, str] = target) -> None:
-            facts.append(AttributeFact(target[0], target[1], name, value, surface, base + start))
-
-        for match in _PRICE.finditer(text):
-            amount = match.group("amount") or match.group("amount2")
-            marker = (match.group("symbol") or match.group("code") or "").lower().rstrip("s")
-            add("price", float(amount.replace(",", "")), match.group(0), match.start())
-            add("currency", _CURRENCIES.get(marker, marker.upper()), match.group(0), match.start())
-        for match in _SIZE.finditer(text):
-            add("size", match.group("size").upper(), match.group(0), match.start())
-        for token in sentence:
-            if token.lower_ in color_words and token.pos_ in ("ADJ", "NOUN", "PROPN"):
-                add("color", token.lower_, token.text, token.idx - sentence.start_char)
-        for ent in sentence.ents:
-            if ent.label_ == "QUANTITY":
-                add("quantity", ent.text, ent.text, ent.start_char - sentence.start_char)
-            elif ent.label_ == "DATE" and _DATE_LIKE.search(ent.text):
-                add("date", ent.text, ent.text, ent.start_char - sentence.start_char)
-        for mention in mentions:
-            if mention.label == "Material" and base <= mention.start < offset + sentence.end_char:
-                add("material", (mention.name or mention.text).lower(), mention.text, mention.start - base)
+        if target is not None:
+            base = offset + sentence.start_char
+            facts += [
+                AttributeFact(target[0], target[1], name, value, surface, base + start)
+                for name, value, surface, start in _sentence_values(sentence, mentions, color_words, base)
+            ]
     return first_per_property(facts)
+
+
+def _sentence_values(
+    sentence: Span, mentions: list[Mention], color_words: set[str], base: int
+) -> list[tuple[str, str | float, str, int]]:
+    """(property, value, text, start within the sentence) stated in one sentence."""
+    text = sentence.text
+    found: list[tuple[str, str | float, str, int]] = []
+    for match in _PRICE.finditer(text):
+        amount = match.group("amount") or match.group("amount2")
+        marker = (match.group("symbol") or match.group("code") or "").lower().rstrip("s")
+        found.append(("price", float(amount.replace(",", "")), match.group(0), match.start()))
+        found.append(("currency", _CURRENCIES.get(marker, marker.upper()), match.group(0), match.start()))
+    for match in _SIZE.finditer(text):
+        found.append(("size", match.group("size").upper(), match.group(0), match.start()))
+    for token in sentence:
+        if token.lower_ in color_words and token.pos_ in ("ADJ", "NOUN", "PROPN"):
+            found.append(("color", token.lower_, token.text, token.idx - sentence.start_char))
+    for ent in sentence.ents:
+        if ent.label_ == "QUANTITY":
+            found.append(("quantity", ent.text, ent.text, ent.start_char - sentence.start_char))
+        elif ent.label_ == "DATE" and _DATE_LIKE.search(ent.text):
+            found.append(("date", ent.text, ent.text, ent.start_char - sentence.start_char))
+    end = base + len(text)
+    for mention in mentions:
+        if mention.label == "Material" and base <= mention.start < end:
+            found.append(
+                ("material", (mention.name or mention.text).lower(), mention.text, mention.start - base)
+            )
+    return found
 
 
 def _only_item(mentions: list[Mention], start: int, end: int) -> tuple[str, str] | None:

@@ -31,7 +31,9 @@ def document_id(text: str) -> str:
 def guess_document_format(path: Path) -> str:
     if path.is_dir() or path.suffix.lower() in TEXT_SUFFIXES:
         return "text"
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}.get(path.suffix.lower(), "text")
+    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}.get(
+        path.suffix.lower(), "text"
+    )
 
 
 def read_documents(
@@ -56,13 +58,21 @@ def read_documents(
     if fmt not in DOCUMENT_FORMATS:
         raise InputError(f"Unknown document format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}.")
     if fmt == "text":
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.suffix.lower() in TEXT_SUFFIXES)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             record = _text_file(file, problems, encoding)
             if record is not None:
                 yield record
         return
-    rows = _json_rows(path, problems, encoding) if fmt == "jsonl" else _delimited_rows(path, problems, fmt, encoding)
+    rows = (
+        _json_rows(path, problems, encoding)
+        if fmt == "jsonl"
+        else _delimited_rows(path, problems, fmt, encoding)
+    )
     for line, row in rows:
         if text_field not in row:
             raise InputError(
@@ -124,7 +134,11 @@ def documents_from_graph(
     """The text property of stored nodes (a product's description) as documents that
     describe their node; the id ties the document to the node and the property."""
     store.schema.check_node_properties(label, [text_property])
-    for frame in store.iter_nodes(label, [text_property, "name"] if "name" in store.schema.node(label).properties else [text_property], batch_size=batch_size):
+    for frame in store.iter_nodes(
+        label,
+        [text_property, "name"] if "name" in store.schema.node(label).properties else [text_property],
+        batch_size=batch_size,
+    ):
         for row in frame.itertuples(index=False):
             record = row._asdict()
             text = record.get(text_property)

@@ -1,10 +1,12 @@
-"""Entity recognition: the pretrained spaCy NER plus an EntityRuler built from the graph.
+"""Entity recognition: the pretrained spaCy NER plus a catalogue ruler built from the graph.
 
 The ruler knows every catalogue name the graph holds (brands with their aliases and
 legal-suffix spellings, categories in singular and plural, materials, genres, product
 names), matched case-insensitively, so "NORTHPEAK" and "NorthPeak Inc." are recognised
-exactly as the Brand ``northpeak``. It runs before the statistical NER, which then only
-labels what the catalogue does not know. spaCy labels become schema labels through
+exactly as the Brand ``northpeak``. It is spaCy's ``span_ruler`` (the rule matcher the
+EntityRuler is built on), so the NER's own view of each name stays available and a longer
+name around a catalogue word ("Nimbus Labs" around "Nimbus") is not forced onto the
+catalogue node. spaCy labels become schema labels through
 ``extract.label_map``; a mapped label the schema does not declare is rejected.
 """
 
@@ -16,19 +18,22 @@ from dataclasses import dataclass
 
 import numpy as np
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
+from spacy.util import filter_spans
 
 from kg.extract.facts import Mention
 from kg.schema import Schema
 from kg.store.base import GraphStore
 
 RULER_NAME = "catalog_ruler"
+SPANS_KEY = "catalog"
 LEGAL_SUFFIXES = (
     "Inc.", "Inc", "Incorporated", "Ltd.", "Ltd", "Limited", "LLC", "L.L.C.", "Corp.", "Corp", "Corporation",
     "Co.", "Co", "Company", "GmbH", "AG", "S.A.", "SA", "PLC", "plc", "Pty Ltd", "B.V.", "N.V.", "S.p.A.", "SRL",
 )  # fmt: skip
 # Single words tagged like this are function words, not catalogue names ("went down").
 _NOT_A_NAME_POS = frozenset({"ADP", "ADV", "AUX", "CCONJ", "DET", "PART", "PRON", "SCONJ", "VERB"})
+_SUFFIX_TOKENS = frozenset(w.rstrip(".").lower() for suffix in LEGAL_SUFFIXES for w in suffix.split())
 SUFFIXED_LABELS = frozenset({"Brand", "Organization"})
 PLURALISED_LABELS = frozenset({"Category", "Material", "Genre"})
 
@@ -56,7 +61,10 @@ def catalog_entries(store: GraphStore, labels: Iterable[str]) -> list[CatalogEnt
             for row in frame.itertuples(index=False):
                 record = row._asdict()
                 aliases = record.get("aliases")
-                names = [record.get("name"), *(aliases if isinstance(aliases, (list, tuple, np.ndarray)) else [])]
+                names = [
+                    record.get("name"),
+                    *(aliases if isinstance(aliases, (list, tuple, np.ndarray)) else []),
+                ]
                 for name in dict.fromkeys(n for n in names if isinstance(n, str) and n.strip()):
                     entries.append(CatalogEntry(label, str(record[node.key]), name.strip()))
     return entries
@@ -79,7 +87,9 @@ def spelling_variants(entry: CatalogEntry) -> list[str]:
 
 
 def add_catalog_ruler(nlp: Language, entries: list[CatalogEntry]) -> int:
-    """Add (or refill) the catalogue EntityRuler before the NER; return the pattern count.
+    """Add (or refill) the catalogue ruler at the end of the pipeline; return the
+    pattern count. Its matches go to ``doc.spans["catalog"]`` and are reconciled with
+    the NER's entities in :func:`doc_mentions`.
 
     A name shared by several nodes of one label is ambiguous and left out: linking it
     would be a guess.
@@ -98,9 +108,10 @@ def add_catalog_ruler(nlp: Language, entries: list[CatalogEntry]) -> int:
             patterns.append({"label": entry.label, "pattern": variant, "id": entry.node_id})
     if RULER_NAME in nlp.pipe_names:
         nlp.remove_pipe(RULER_NAME)
-    before = {"before": "ner"} if "ner" in nlp.pipe_names else {}
     ruler = nlp.add_pipe(
-        "entity_ruler", name=RULER_NAME, config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True}, **before
+        "span_ruler",
+        name=RULER_NAME,
+        config={"spans_key": SPANS_KEY, "phrase_matcher_attr": "LOWER", "overwrite": True},
     )
     ruler.add_patterns(patterns)  # type: ignore[attr-defined]
     return len(patterns)
@@ -111,28 +122,42 @@ def doc_mentions(
 ) -> tuple[list[Mention], list[str]]:
     """Mentions of a processed doc with schema labels, and the labels rejected.
 
-    Catalogue matches keep the node they matched; NER entities carry the mapped label
-    and are resolved later. Labels with no mapping (DATE, MONEY ...) are attributes, not
-    entities, and are skipped silently.
+    Catalogue matches keep the node they matched. Where the NER saw a longer name
+    around a catalogue match, the longer name wins unless the extra words are only a
+    legal suffix or an article ("NorthPeak Inc." is the brand; "Nimbus Labs" is not the
+    brand "Nimbus" and goes to resolution, which lists it for review). NER labels
+    with no mapping (DATE, MONEY ...) are attributes, not entities, and are skipped.
     """
+    catalog = [
+        span for span in filter_spans(doc.spans.get(SPANS_KEY, []))
+        if not (len(span) == 1 and span[0].pos_ in _NOT_A_NAME_POS)
+    ]  # fmt: skip
     mentions: list[Mention] = []
     rejected: list[str] = []
+    used: set[int] = set()
     for ent in doc.ents:
-        if ent.ent_id_:
-            if len(ent) == 1 and ent[0].pos_ in _NOT_A_NAME_POS:
-                continue
-            mentions.append(_mention(ent, ent.label_, ent.label_, "catalog", offset, node_id=ent.ent_id_))
-            continue
+        inside = [i for i, span in enumerate(catalog) if span.start < ent.end and ent.start < span.end]
+        if inside:
+            extra = [t for t in ent if not any(catalog[i].start <= t.i < catalog[i].end for i in inside)]
+            if all(_is_filler(t) for t in extra):
+                continue  # the catalogue match stands for this entity
+            used.update(inside)  # a longer, different name: the NER entity wins
         label = label_map.get(ent.label_)
         if label is None:
             continue
         if label not in schema.nodes:
             rejected.append(f"label {label!r} (from {ent.label_})")
             continue
-        text = ent.text.strip()
-        if text:
+        if any(ch.isupper() for ch in ent.text):  # "navy", "grey running shoe": not names
             mentions.append(_mention(ent, label, ent.label_, "ner", offset, confidence=0.85))
-    return mentions, rejected
+    for index, span in enumerate(catalog):
+        if index not in used:
+            mentions.append(_mention(span, span.label_, span.label_, "catalog", offset, node_id=span.id_))
+    return sorted(mentions, key=lambda m: m.start), rejected
+
+
+def _is_filler(token: Token) -> bool:
+    return token.is_punct or token.pos_ == "DET" or token.text.rstrip(".").lower() in _SUFFIX_TOKENS
 
 
 def _mention(

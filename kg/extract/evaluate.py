@@ -37,7 +37,9 @@ class Scores:
 
     def __add__(self, other: Scores) -> Scores:
         return Scores(
-            self.true_positives + other.true_positives, self.predicted + other.predicted, self.gold + other.gold
+            self.true_positives + other.true_positives,
+            self.predicted + other.predicted,
+            self.gold + other.gold,
         )
 
 

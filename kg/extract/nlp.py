@@ -13,8 +13,6 @@ from spacy.language import Language
 from kg.config import ExtractSettings
 from kg.errors import ConfigError
 
-MAX_CHARS_PER_CHUNK = 100_000  # far below spaCy's nlp.max_length, and cheap on memory
-
 
 def load_nlp(settings: ExtractSettings) -> Language:
     """The first installed model of ``spacy_model`` and the fallbacks (a fresh copy)."""

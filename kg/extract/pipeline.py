@@ -23,9 +23,9 @@ from kg.extract.attributes import first_per_property, sentence_attributes
 from kg.extract.entities import add_catalog_ruler, catalog_entries, doc_mentions
 from kg.extract.facts import DocumentFacts, DocumentRecord, Mention, RelationFact
 from kg.extract.language import detect_language
-from kg.extract.nlp import MAX_CHARS_PER_CHUNK, load_nlp
+from kg.extract.nlp import load_nlp
 from kg.extract.relations import RuleRelations
-from kg.extract.resolve import EntityIndex, resolve_mentions
+from kg.extract.resolve import EntityIndex, normalize_name, resolve_mentions
 from kg.extract.training import ExtractionModel
 from kg.ingest.problems import ProblemLog
 from kg.progress import ProgressReporter, SilentProgress
@@ -97,7 +97,9 @@ class Extractor:
         self.nlp = load_nlp(self.settings)
         entries = catalog_entries(store, self.settings.catalog_labels) if store is not None else []
         self.catalog_patterns = add_catalog_ruler(self.nlp, entries)
-        self.index = EntityIndex.from_store(store, self.settings) if store is not None else EntityIndex(self.settings)
+        self.index = (
+            EntityIndex.from_store(store, self.settings) if store is not None else EntityIndex(self.settings)
+        )
         self.rules = RuleRelations(self.nlp)
         self.model = model
 
@@ -124,7 +126,7 @@ class Extractor:
         chunks = [
             (text, (number, offset))
             for number, d in enumerate(documents)
-            for offset, text in split_text(d.text, MAX_CHARS_PER_CHUNK)
+            for offset, text in split_text(d.text, self.settings.chunk_chars)
         ]
         docs_by_number: dict[int, list[tuple[int, Doc]]] = {}
         for doc, (number, offset) in self.nlp.pipe(
@@ -137,6 +139,7 @@ class Extractor:
         if self.model is not None:
             self._apply_model(facts, docs_by_number)
         for number, item in enumerate(facts):
+            link_to_subject(item)
             item.candidates = resolve_mentions(item.mentions, self.index)
             item.mentions = [m for m in item.mentions if m.node_id]
             item.relations = self._checked_relations(item)
@@ -154,7 +157,9 @@ class Extractor:
         if item.language == "en":
             item.relations += self.rules.find(doc, mentions, offset=offset)
 
-    def _apply_model(self, facts: list[DocumentFacts], docs_by_number: dict[int, list[tuple[int, Doc]]]) -> None:
+    def _apply_model(
+        self, facts: list[DocumentFacts], docs_by_number: dict[int, list[tuple[int, Doc]]]
+    ) -> None:
         """Entities and relations of the trained model, sentence by sentence."""
         assert self.model is not None
         sentences, owners = [], []
@@ -172,13 +177,20 @@ class Extractor:
         predictions = self.model.predict([[t.text for t in words] for words in sentences])
         for words, (item, offset), prediction in zip(sentences, owners, predictions, strict=True):
             found: list[Mention] = []
-            for span, confidence in zip(prediction.sentence.entities, prediction.entity_confidence, strict=True):
+            for span, confidence in zip(
+                prediction.sentence.entities, prediction.entity_confidence, strict=True
+            ):
                 label = self.settings.model_label_map.get(span.type, span.type)
-                start, end = offset + words[span.start].idx, offset + words[span.end - 1].idx + len(words[span.end - 1])
+                start, end = (
+                    offset + words[span.start].idx,
+                    offset + words[span.end - 1].idx + len(words[span.end - 1]),
+                )
                 text = item.document.text[start:end]
                 found.append(Mention(text, start, end, label, span.type, "model", confidence))
             merged = merge_model_mentions(item, found, self.schema)
-            for relation, confidence in zip(prediction.sentence.relations, prediction.relation_confidence, strict=True):
+            for relation, confidence in zip(
+                prediction.sentence.relations, prediction.relation_confidence, strict=True
+            ):
                 head, tail = merged[relation.head], merged[relation.tail]
                 if head is None or tail is None:
                     continue
@@ -207,8 +219,23 @@ class Extractor:
             return
         found = []
         for offset, doc in docs:
-            found += sentence_attributes(doc, item.mentions, self.settings.colors, item.document.about, offset=offset)
+            found += sentence_attributes(
+                doc, item.mentions, self.settings.colors, item.document.about, offset=offset
+            )
         item.attributes = first_per_property(found)
+
+
+def link_to_subject(item: DocumentFacts) -> None:
+    """A name in a text that is the name of the node the text is about (a product's own
+    description naming the product) denotes that node, even where the catalogue holds
+    the name more than once."""
+    document = item.document
+    if document.about is None or not document.title:
+        return
+    subject = normalize_name(document.title)
+    for mention in item.mentions:
+        if mention.node_id is None and normalize_name(mention.text) == subject:
+            mention.label, mention.node_id, mention.method = document.about[0], document.about[1], "subject"
 
 
 def merge_model_mentions(item: DocumentFacts, found: list[Mention], schema: Schema) -> list[Mention | None]:
@@ -273,7 +300,9 @@ def run_extraction(
     started = time.perf_counter()
     progress.start("Extracting", total)
     for batch in _batches(documents, settings.extract.batch_size * 4):
-        fresh, unchanged = writer.changed_documents(batch, report.problems, settings.extract.max_document_chars)
+        fresh, unchanged = writer.changed_documents(
+            batch, report.problems, settings.extract.max_document_chars
+        )
         report.unchanged += unchanged
         facts = list(extractor.extract(fresh))
         for item in facts:

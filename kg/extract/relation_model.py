@@ -156,7 +156,9 @@ class JointExtractor(nn.Module):
         lo = torch.tensor([min(h.end, t.end) for _, h, t in pairs])
         hi = torch.tensor([max(h.start, t.start) for _, h, t in pairs])
         hi = torch.maximum(hi, lo)
-        between = (cumulative[pair_rows, hi] - cumulative[pair_rows, lo]) / (hi - lo).clamp(min=1).unsqueeze(1)
+        between = (cumulative[pair_rows, hi] - cumulative[pair_rows, lo]) / (hi - lo).clamp(min=1).unsqueeze(
+            1
+        )
         head_types = torch.tensor([type_index[h.type] for _, h, _ in pairs])
         tail_types = torch.tensor([type_index[t.type] for _, _, t in pairs])
         distances = torch.tensor([distance_bucket(t.start - h.start) for _, h, t in pairs])

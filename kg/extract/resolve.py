@@ -103,13 +103,17 @@ class EntityIndex:
         if best is not None and best[2] >= self.settings.fuzzy_threshold:
             target, node_id, score = best
             return Resolution(target, node_id, "fuzzy", score)
+        if label in self.settings.catalog_labels:
+            label = "Entity"  # text names things; it does not add products or brands to the catalogue
         node_id = slugify(key)
         self.add(label, node_id, name)
         resolution = Resolution(label, node_id, "new", 100.0)
         if best is not None and best[2] >= self.settings.review_threshold:
             target, other_id, score = best
             if (target, other_id) != (label, node_id):
-                resolution.candidates.append(ReviewCandidate(label, node_id, target, other_id, score, "fuzzy"))
+                resolution.candidates.append(
+                    ReviewCandidate(label, node_id, target, other_id, score, "fuzzy")
+                )
         return resolution
 
     def _best_fuzzy(self, key: str, targets: Iterable[str]) -> tuple[str, str, float] | None:
@@ -118,7 +122,9 @@ class EntityIndex:
             choices = self.by_label.get(target)
             if not choices:
                 continue
-            match = process.extractOne(key, list(choices), scorer=fuzz.WRatio, score_cutoff=self.settings.review_threshold)
+            match = process.extractOne(
+                key, list(choices), scorer=fuzz.WRatio, score_cutoff=self.settings.review_threshold
+            )
             if match is not None and (best is None or match[1] > best[2]):
                 best = (target, choices[match[0]], float(match[1]))
         return best
@@ -184,7 +190,9 @@ def find_duplicate_candidates(store: GraphStore, settings: ExtractSettings) -> R
                     if pair in seen or mirrored in seen:
                         continue
                     seen.add(pair)
-                    report.candidates.append(ReviewCandidate(label, node_id, target, other_id, float(score), "fuzzy"))
+                    report.candidates.append(
+                        ReviewCandidate(label, node_id, target, other_id, float(score), "fuzzy")
+                    )
     report.written = write_candidates(store, report.candidates)
     return report
 
@@ -195,7 +203,9 @@ def write_candidates(store: GraphStore, candidates: list[ReviewCandidate]) -> in
     groups: dict[tuple[str, str], list[ReviewCandidate]] = {}
     for candidate in candidates:
         pair = (candidate.label, candidate.other_label)
-        if store.schema.rels[SAME_AS].endpoints and pair in [tuple(e) for e in store.schema.rels[SAME_AS].endpoints]:
+        if store.schema.rels[SAME_AS].endpoints and pair in [
+            tuple(e) for e in store.schema.rels[SAME_AS].endpoints
+        ]:
             groups.setdefault(pair, []).append(candidate)
     decided_at = datetime.now(UTC).isoformat(timespec="seconds")
     for (from_label, to_label), group in groups.items():
@@ -213,7 +223,9 @@ def write_candidates(store: GraphStore, candidates: list[ReviewCandidate]) -> in
     return written
 
 
-def _keep_existing_status(store: GraphStore, from_label: str, to_label: str, rows: pd.DataFrame) -> pd.DataFrame:
+def _keep_existing_status(
+    store: GraphStore, from_label: str, to_label: str, rows: pd.DataFrame
+) -> pd.DataFrame:
     """New pairs get status 'candidate'; a pair already decided keeps its status."""
     known: set[tuple[str, str]] = set()
     for frame in store.iter_relationships(SAME_AS, properties=["status"]):
@@ -227,15 +239,29 @@ def review_candidates(store: GraphStore, status: str = "candidate") -> pd.DataFr
     """SAME_AS pairs with ``status`` and both names, best score first."""
     frames = [f for f in store.iter_relationships(SAME_AS) if not f.empty]
     if not frames:
-        return pd.DataFrame(columns=["from_label", "from_id", "from_name", "to_label", "to_id", "to_name", "score"])
+        return pd.DataFrame(
+            columns=["from_label", "from_id", "from_name", "to_label", "to_id", "to_name", "score"]
+        )
     pairs = pd.concat(frames, ignore_index=True)
     pairs = pairs[pairs["status"] == status] if status else pairs
     names = _names(store, pairs)
     pairs = pairs.assign(
-        from_name=[names.get((lbl, i), "") for lbl, i in zip(pairs["from_label"], pairs["from_id"], strict=True)],
+        from_name=[
+            names.get((lbl, i), "") for lbl, i in zip(pairs["from_label"], pairs["from_id"], strict=True)
+        ],
         to_name=[names.get((lbl, i), "") for lbl, i in zip(pairs["to_label"], pairs["to_id"], strict=True)],
     )
-    columns = ["from_label", "from_id", "from_name", "to_label", "to_id", "to_name", "score", "status", "method"]
+    columns = [
+        "from_label",
+        "from_id",
+        "from_name",
+        "to_label",
+        "to_id",
+        "to_name",
+        "score",
+        "status",
+        "method",
+    ]
     return pairs[columns].sort_values("score", ascending=False).reset_index(drop=True)
 
 

@@ -176,7 +176,9 @@ def train_extractor(
 
     config = build_config(train, encoder)
     network = JointExtractor(config)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay)
+    optimizer = torch.optim.AdamW(
+        network.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
+    )
     total_steps = options.epochs * ((len(train) + options.batch_size - 1) // options.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=options.learning_rate, total_steps=max(1, total_steps), pct_start=0.1
@@ -188,7 +190,9 @@ def train_extractor(
         loss = _train_epoch(network, optimizer, scheduler, train, train_vectors, options.batch_size)
         record = EpochRecord(epoch, loss, time.perf_counter() - epoch_started)
         if dev:
-            report = evaluate_predictions(dev, predict_sentences(network, dev_vectors, [s.tokens for s in dev]))
+            report = evaluate_predictions(
+                dev, predict_sentences(network, dev_vectors, [s.tokens for s in dev])
+            )
             record.dev_entity_f1, record.dev_relation_f1 = report.entities.f1, report.relations.f1
         result.history.append(record)
         if on_epoch:

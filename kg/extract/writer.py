@@ -53,7 +53,9 @@ class FactWriter:
         changed = [d.id for d in fresh if stored.get(d.id)]
         if changed:
             self.store.query(
-                f"MATCH (d:{DOCUMENT})-[r:{MENTIONS}]->() WHERE d.id IN $ids DELETE r", {"ids": changed}, write=True
+                f"MATCH (d:{DOCUMENT})-[r:{MENTIONS}]->() WHERE d.id IN $ids DELETE r",
+                {"ids": changed},
+                write=True,
             )
         return fresh, len(usable) - len(fresh)
 
@@ -90,7 +92,9 @@ class FactWriter:
         candidates = [c for f in facts for c in f.candidates]
         created["SAME_AS"] += write_candidates(self.store, candidates)
         self._write_attributes(facts)
-        hashes = pd.DataFrame({"id": documents["id"], "content_hash": [content_hash(f.document.text) for f in facts]})
+        hashes = pd.DataFrame(
+            {"id": documents["id"], "content_hash": [content_hash(f.document.text) for f in facts]}
+        )
         self.store.upsert_nodes(DOCUMENT, hashes)
         return +created
 
@@ -130,7 +134,8 @@ class FactWriter:
         if not ids:
             return {}
         frame = self.store.query(
-            f"MATCH (n:`{label}`) WHERE n.id IN $ids RETURN n.id AS id, n.aliases AS aliases", {"ids": sorted(ids)}
+            f"MATCH (n:`{label}`) WHERE n.id IN $ids RETURN n.id AS id, n.aliases AS aliases",
+            {"ids": sorted(ids)},
         )
         return {
             str(k): [str(a) for a in v] if isinstance(v, (list, tuple, np.ndarray)) else []
@@ -183,7 +188,9 @@ class FactWriter:
             frame = pd.DataFrame(list(rows.values()))
             declared = set(self.schema.rel(rel_type).properties)
             frame = frame[[c for c in frame.columns if c in ("from_id", "to_id") or c in declared]]
-            created[rel_type] += self.store.upsert_relationships(rel_type, from_label, to_label, frame).created
+            created[rel_type] += self.store.upsert_relationships(
+                rel_type, from_label, to_label, frame
+            ).created
         return created
 
     def _write_attributes(self, facts: list[DocumentFacts]) -> None:
@@ -198,9 +205,12 @@ class FactWriter:
             ids = self.store.existing_node_ids(label, list(by_node))
             if name in node_type.all_properties():
                 frame = self.store.query(
-                    f"MATCH (n:`{label}`) WHERE n.id IN $ids RETURN n.id AS id, n.`{name}` AS v", {"ids": sorted(ids)}
+                    f"MATCH (n:`{label}`) WHERE n.id IN $ids RETURN n.id AS id, n.`{name}` AS v",
+                    {"ids": sorted(ids)},
                 )
-                ids -= {str(k) for k, v in zip(frame["id"], frame["v"], strict=True) if v is not None and v == v}
+                ids -= {
+                    str(k) for k, v in zip(frame["id"], frame["v"], strict=True) if v is not None and v == v
+                }
             rows = pd.DataFrame({"id": sorted(ids), name: [by_node[i] for i in sorted(ids)]})
             if not rows.empty:
                 self.store.set_node_properties(label, rows)
