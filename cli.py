@@ -473,6 +473,317 @@ def resolve(
     console.print(frame_table(frame, title="SAME_AS candidates to review", max_rows=max_rows))
 
 
+# ---------------------------------------------------------------------- embeddings (train, models, enrich, predict)
+models_app = typer.Typer(help="Trained embedding models: list, show, select, remove.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@app.command()
+def train(
+    model: Annotated[
+        Optional[str], typer.Option("--model", "-m", help="transe, distmult or complex (default: [embeddings] model).")
+    ] = None,
+    text: Annotated[bool, typer.Option("--text", help="Fuse node text embeddings (run `kg enrich` first).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = None,
+    dim: Annotated[Optional[int], typer.Option(min=2, help="Embedding dimension.")] = None,
+    lr: Annotated[Optional[float], typer.Option(min=0.0, help="Learning rate.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help="Training batch size.")] = None,
+    holdout: Annotated[
+        Optional[str],
+        typer.Option(help="Hold out user-item links for HR@10/NDCG@10: leave-one-out or ratio."),
+    ] = None,
+    holdout_relation: Annotated[
+        Optional[str], typer.Option(help="The user-item relation to hold out (default: the first interaction type).")
+    ] = None,
+    write: Annotated[
+        Optional[bool], typer.Option("--write/--no-write", help="Write embedding_<model> onto nodes.")
+    ] = None,
+) -> None:
+    """Train knowledge-graph embeddings on the graph; evaluate, register and write them back."""
+    from embeddings.report import metrics_table
+    from embeddings.workflow import train_from_store
+    from kg.progress import rich_progress
+    from kg.store import open_store
+
+    if holdout not in (None, "leave-one-out", "ratio"):
+        raise InputError("--holdout must be leave-one-out or ratio.")
+    given = {"num_epochs": epochs, "embedding_dim": dim, "lr": lr, "batch_size": batch_size}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    settings = state.settings()
+    with open_store(settings) as store, rich_progress(err_console) as progress:
+        report = train_from_store(
+            settings, store, model=model, text=text, resume=resume, write=write, holdout=holdout,  # type: ignore[arg-type]
+            holdout_relation=holdout_relation, progress=progress, **overrides,
+        )  # fmt: skip
+    console.print(metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples"))
+    if report.resumed:
+        console.print("[green]Resumed[/] from the checkpoint of the interrupted run.")
+    if report.written:
+        console.print("Wrote embeddings: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
+    console.print(f"Saved to {report.path}. Next: kg predict User:1 RATED (or any entity and relation).")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Trained runs, newest first; the selected one is marked."""
+    from embeddings.registry import list_runs
+    from embeddings.report import runs_table
+
+    console.print(runs_table(list_runs(state.settings())))
+
+
+@models_app.command("show")
+def models_show(
+    run: Annotated[Optional[str], typer.Argument(help="Run id (default: the selected or newest run).")] = None,
+) -> None:
+    """Configuration, metrics and graph status of one run."""
+    from embeddings.registry import graph_status, load_model
+    from embeddings.report import metrics_table, run_details_table
+
+    settings = state.settings()
+    trained = load_model(settings, run)
+    console.print(run_details_table(trained, graph_status(settings, trained)))
+    console.print(metrics_table(trained))
+
+
+@models_app.command("use")
+def models_use(run: Annotated[str, typer.Argument(help="Run id (see `kg models list`).")]) -> None:
+    """Select the run that predict, write-back and recommendations use."""
+    from embeddings.registry import use_run
+
+    path = use_run(state.settings(), run)
+    console.print(f"Selected {path.name}.")
+
+
+@models_app.command("remove")
+def models_remove(run: Annotated[str, typer.Argument(help="Run id (see `kg models list`).")]) -> None:
+    """Delete a run (for example a damaged one)."""
+    from embeddings.registry import remove_run
+
+    path = remove_run(state.settings(), run)
+    console.print(f"Removed {path}.")
+
+
+@app.command()
+def enrich(
+    backend: Annotated[
+        Optional[str], typer.Option(help="template (no model), hf (local model dir) or openai (HTTP endpoint).")
+    ] = None,
+    label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Only these labels; repeatable.")] = None,
+) -> None:
+    """Describe every node from its neighbourhood and store the text and its embedding."""
+    from embeddings.enrich import enrich_store
+    from embeddings.report import enrich_table
+    from kg.progress import rich_progress
+    from kg.store import open_store
+
+    settings = state.settings()
+    with open_store(settings) as store, rich_progress(err_console) as progress:
+        report = enrich_store(settings, store, backend=backend, labels=label, progress=progress)
+    console.print(enrich_table(report))
+
+
+@app.command()
+def embed(
+    run: Annotated[Optional[str], typer.Option(help="Run id (default: the selected or newest run).")] = None,
+) -> None:
+    """Write a run's embeddings onto nodes; with a --text model, nodes added since get text-derived ones."""
+    from embeddings.registry import load_model
+    from embeddings.writeback import write_entity_embeddings
+    from kg.progress import rich_progress
+    from kg.store import open_store
+
+    settings = state.settings()
+    with open_store(settings) as store, rich_progress(err_console) as progress:
+        trained = load_model(settings, run, store=store)
+        written = write_entity_embeddings(store, trained, progress=progress)
+    console.print(f"Wrote embeddings of {trained.run_id}: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
+
+
+@app.command()
+def predict(
+    head: Annotated[str, typer.Argument(help="Head entity as Label:id, or '?' to predict heads.")],
+    relation: Annotated[str, typer.Argument(help="Relationship type, e.g. RATED.")],
+    tail: Annotated[Optional[str], typer.Argument(help="Tail entity when HEAD is '?'.")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many links to list.")] = 10,
+    run: Annotated[Optional[str], typer.Option(help="Run id (default: the selected or newest run).")] = None,
+) -> None:
+    """Top-k predicted links that are not in the graph yet: `kg predict User:1 RATED`, `kg predict '?' RATED Item:50`."""
+    from embeddings.predict import predict_links
+    from embeddings.registry import load_model
+    from kg.render import frame_table
+    from kg.store import open_store
+
+    if (head == "?") == (tail is None or tail == "?"):
+        raise InputError("Give HEAD RELATION to predict tails, or '?' RELATION TAIL to predict heads.")
+    settings = state.settings()
+    with open_store(settings, read_only=True) as store:
+        trained = load_model(settings, run, store=store)
+        frame = predict_links(
+            trained, store, relation=relation, head=None if head == "?" else head, tail=tail if head == "?" else None, k=k
+        )
+    console.print(frame_table(frame, title=f"{head} {relation} {tail or '?'} ({trained.run_id})"))
+
+
+# ---------------------------------------------------------------------- recommend and target
+FilterOption = Annotated[Optional[str], typer.Option(help="Only items in this category/brand/genre (id or name).")]
+
+
+def _item_filter(
+    category: Optional[str],
+    brand: Optional[str],
+    genre: Optional[str],
+    min_price: Optional[float],
+    max_price: Optional[float],
+    in_stock: bool,
+):
+    from kg.recommend.filters import ItemFilter
+
+    return ItemFilter(category, brand, genre, min_price, max_price, in_stock)
+
+
+@app.command()
+def recommend(
+    user: Annotated[Optional[str], typer.Argument(help="User id (leave out with --all).")] = None,
+    k: Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="How many items (default: recommend.k).")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the strongest graph path behind each item.")] = False,
+    write: Annotated[bool, typer.Option("--write", help="Write them as RECOMMENDED edges (replacing the user's).")] = False,
+    all_users: Annotated[bool, typer.Option("--all", help="Every user (with --write).")] = False,
+    refit: Annotated[bool, typer.Option("--refit", help="Refit the recommender even if the graph looks unchanged.")] = False,
+    category: FilterOption = None,
+    brand: FilterOption = None,
+    genre: FilterOption = None,
+    min_price: Annotated[Optional[float], typer.Option(help="Lowest price.")] = None,
+    max_price: Annotated[Optional[float], typer.Option(help="Highest price.")] = None,
+    in_stock: Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")] = False,
+) -> None:
+    """Top-k items a user has not seen yet, fused from graph paths, link prediction, text and popularity."""
+    from kg.progress import rich_progress
+    from kg.recommend.report import cypher_panel, print_notes, recommendations_table
+    from kg.recommend.service import load_recommender, write_all_recommendations
+    from kg.recommend.writeback import write_recommendations
+    from kg.store import open_store
+
+    if all_users == bool(user):
+        raise InputError("Give one USER id, or --all --write for every user.")
+    if all_users and not write:
+        raise InputError("--all writes recommendations for every user; add --write.")
+    chosen = _item_filter(category, brand, genre, min_price, max_price, in_stock)
+    settings = state.settings()
+    with open_store(settings, read_only=not write) as store, rich_progress(err_console) as progress:
+        recommender = load_recommender(store, settings, refit=refit, progress=progress)
+        if all_users:
+            written = write_all_recommendations(store, recommender, k, chosen, progress=progress)
+            console.print(f"[green]Wrote[/] {written:,} RECOMMENDED edges for {recommender.graph.n_users:,} users ({recommender.name}).")
+            return
+        frame = recommender.recommend(user, k, chosen, explain=explain or write)  # type: ignore[arg-type]
+        if write:
+            write_recommendations(store, frame, recommender.name)
+    print_notes(err_console, recommender.notes)
+    shown = frame if explain else frame.drop(columns=["reason", "signal", "cypher"], errors="ignore")
+    console.print(recommendations_table(shown, f"Recommendations for user {user}"))
+    if explain and not frame.empty:
+        console.print(cypher_panel(frame))
+    if write:
+        console.print(f"[green]Wrote[/] {len(frame)} RECOMMENDED edges for user {user} ({recommender.name}).")
+
+
+@app.command()
+def similar(
+    item: Annotated[str, typer.Argument(help="Item id.")],
+    k: Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="How many items.")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the path behind each item.")] = False,
+    category: FilterOption = None,
+    brand: FilterOption = None,
+    genre: FilterOption = None,
+    min_price: Annotated[Optional[float], typer.Option(help="Lowest price.")] = None,
+    max_price: Annotated[Optional[float], typer.Option(help="Highest price.")] = None,
+    in_stock: Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")] = False,
+) -> None:
+    """Items to show next to ITEM ("customers who bought this also bought", shared attributes, text)."""
+    from kg.progress import rich_progress
+    from kg.recommend.report import cypher_panel, recommendations_table
+    from kg.recommend.service import load_recommender
+    from kg.store import open_store
+
+    chosen = _item_filter(category, brand, genre, min_price, max_price, in_stock)
+    settings = state.settings()
+    with open_store(settings, read_only=True) as store, rich_progress(err_console) as progress:
+        recommender = load_recommender(store, settings, progress=progress)
+    frame = recommender.similar_items(item, k, chosen, explain=True)
+    title = f"Similar to {recommender.graph.item_name(recommender.graph.item_index(item))} ({item})"
+    console.print(recommendations_table(frame if explain else frame.drop(columns=["reason", "signal", "cypher"]), title))
+    if explain and not frame.empty:
+        console.print(cypher_panel(frame))
+
+
+@app.command()
+def audience(
+    target: Annotated[str, typer.Argument(help="Item id, or a category/brand/genre id or name (Label:name to disambiguate).")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many users.")] = 20,
+    explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Say why each user is in.")] = True,
+) -> None:
+    """The users most likely to convert on an item, category or brand (precision targeting)."""
+    from kg.progress import rich_progress
+    from kg.recommend.audience import audience as find_audience
+    from kg.recommend.audience import resolve_target
+    from kg.recommend.report import recommendations_table
+    from kg.recommend.service import load_recommender
+    from kg.store import open_store
+
+    settings = state.settings()
+    with open_store(settings, read_only=True) as store, rich_progress(err_console) as progress:
+        recommender = load_recommender(store, settings, progress=progress)
+        frame = find_audience(recommender, target, k, explain=explain, progress=progress)
+    description = resolve_target(recommender.graph, target).description
+    console.print(recommendations_table(frame[[c for c in ("rank", "user", "score", "name", "rank_for_user", "reason") if c in frame]], f"Audience for {description}"))
+
+
+@app.command()
+def segment(
+    k: Annotated[int, typer.Option("--k", "-k", min=2, help="Number of segments.")] = 8,
+    write: Annotated[bool, typer.Option("--write/--no-write", help="Write Segment nodes and IN_SEGMENT edges.")] = True,
+) -> None:
+    """Cluster users on their embeddings and behaviour; write and profile the segments."""
+    from kg.progress import rich_progress
+    from kg.recommend.report import print_notes
+    from kg.recommend.service import segment_graph
+    from kg.render import frame_table
+    from kg.store import open_store
+
+    settings = state.settings()
+    with open_store(settings, read_only=not write) as store, rich_progress(err_console) as progress:
+        segmentation, table, notes = segment_graph(store, settings, k, write=write, progress=progress)
+    print_notes(err_console, notes)
+    console.print(frame_table(table, title=f"{k} segments ({segmentation.model})"))
+    if write:
+        console.print("[green]Wrote[/] Segment nodes and IN_SEGMENT edges; try: kg query segment-profiles")
+
+
+@app.command()
+def evaluate(
+    k: Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="Cut-off K (default: recommend.k).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the per-user split (default: recommend.seed).")] = None,
+    signals: Annotated[Optional[str], typer.Option(help="Comma-separated signals to fuse (default: recommend.signals).")] = None,
+) -> None:
+    """Offline evaluation: fused recommender, each signal and the baselines on one seeded 75/25 split."""
+    from kg.progress import rich_progress
+    from kg.recommend.report import evaluation_table, print_notes
+    from kg.recommend.service import evaluate_graph
+    from kg.store import open_store
+
+    settings = state.settings()
+    overrides = {"seed": seed, "signals": signals.split(",") if signals else None}
+    config = settings.recommend.model_copy(update={key: v for key, v in overrides.items() if v is not None})
+    settings = settings.model_copy(update={"recommend": config})
+    with open_store(settings, read_only=True) as store, rich_progress(err_console) as progress:
+        evaluation, saved = evaluate_graph(store, settings, k=k, progress=progress)
+    print_notes(err_console, evaluation.notes)
+    console.print(evaluation_table(evaluation))
+    console.print(f"Saved {saved}")
+
+
 # ---------------------------------------------------------------------- entry point
 def main() -> None:
     """Console-script entry: run the app, turning known errors into one clear line."""

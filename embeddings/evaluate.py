@@ -1,4 +1,4 @@
-"""Filtered rank-based link-prediction metrics (MRR, Hits@1/3/10).
+"""Metrics: filtered link prediction (MRR, Hits@1/3/10) and held-out recommendations.
 
 "Filtered": when ranking the true tail of ``(h, r, ?)``, every other tail known to be
 true (in train, validation or test) is removed from the candidates first, as in Bordes
@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pykeen.evaluation import MetricResults, RankBasedEvaluator
-from pykeen.models import Model
-from pykeen.triples import CoreTriplesFactory
+import numpy as np
+import pandas as pd
+from pykeen.evaluation import MetricResults
+
+from embeddings.model import TrainedModel
+
+USER_BATCH = 1024
 
 METRICS = {
     "mrr": "inverse_harmonic_mean_rank",
@@ -34,20 +38,32 @@ def metrics_from_result(result: MetricResults) -> dict[str, Any]:
     return metrics
 
 
-def evaluate_filtered(
-    model: Model,
-    test: CoreTriplesFactory,
-    known: list[CoreTriplesFactory],
-    *,
-    batch_size: int = 256,
+def holdout_metrics(
+    trained: TrainedModel, held_out: pd.DataFrame, remaining: pd.DataFrame, *, k: int = 10
 ) -> dict[str, Any]:
-    """Filtered metrics of ``model`` on ``test``, filtering with ``known`` triples."""
-    evaluator = RankBasedEvaluator(filtered=True)
-    result = evaluator.evaluate(
-        model,
-        test.mapped_triples,
-        additional_filter_triples=[k.mapped_triples for k in known],
-        batch_size=batch_size,
-        use_tqdm=False,
-    )
-    return metrics_from_result(result)
+    """Recommendation metrics on held-out user-item triples (``export.holdout_interactions``).
+
+    Each held-out item is ranked among all entities of its label that the user has no
+    remaining link with (the usual "all unseen items" protocol): HR@k, NDCG@k and MRR.
+    """
+    relation = str(held_out["relation"].iloc[0])
+    item_label = str(held_out["tail"].iloc[0]).partition(":")[0]
+    items = [e for e in trained.entities if e.partition(":")[0] == item_label]
+    column = {item: i for i, item in enumerate(items)}
+    seen = remaining[remaining["relation"] == relation].groupby("head")["tail"].agg(set).to_dict()
+    ranks = []
+    for start in range(0, len(held_out), USER_BATCH):
+        chunk = held_out.iloc[start : start + USER_BATCH]
+        scores = trained.score_tails(chunk["head"].tolist(), relation, items)
+        for row, (user, item) in enumerate(zip(chunk["head"], chunk["tail"], strict=True)):
+            row_scores = scores[row].copy()
+            mask = [column[i] for i in seen.get(user, ()) if i in column and i != item]
+            row_scores[mask] = -np.inf
+            ranks.append(1 + int(np.sum(row_scores > row_scores[column[item]])))
+    rank = np.asarray(ranks, dtype=float)
+    return {
+        f"hr_at_{k}": round(float(np.mean(rank <= k)), 5),
+        f"ndcg_at_{k}": round(float(np.mean(np.where(rank <= k, 1.0 / np.log2(rank + 1), 0.0))), 5),
+        "holdout_mrr": round(float(np.mean(1.0 / rank)), 5),
+        "holdout_triples": len(rank),
+    }

@@ -28,6 +28,8 @@ import torch
 from pykeen.models import ERModel, model_resolver
 from pykeen.triples import KGInfo
 
+from embeddings.device import quiet_libraries, resolve_device
+from embeddings.interactions import use_contracted_interaction
 from embeddings.models import ModelRecipe
 from embeddings.text_link import TextFusedRepresentation, attach_text_features, fused_representation
 from kg.errors import InputError, KGError, NotFoundError
@@ -268,7 +270,9 @@ def build_model(
         kwargs["loss"] = loss
     if random_seed is not None:
         kwargs["random_seed"] = random_seed
-    model = model_resolver.make(recipe.model, triples_factory=info, **kwargs)
+    with quiet_libraries():
+        model = model_resolver.make(recipe.model, triples_factory=info, **kwargs)
+    use_contracted_interaction(model)
     if text_features is None and text_dim:
         text_features = np.zeros((num_entities, text_dim), dtype=np.float32)
         has_text = np.zeros(num_entities, dtype=bool)
@@ -277,13 +281,6 @@ def build_model(
             model, text_features, np.asarray(has_text), residual_dropout=recipe.text_residual_dropout
         )
     return model
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """The GPU when there is one, else the CPU (or what the caller asked for)."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # ---------------------------------------------------------------------- integrity

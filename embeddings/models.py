@@ -41,6 +41,7 @@ class ModelRecipe:
     eval_every: int = 10
     patience: int = 3
     min_delta: float = 0.002
+    max_validation: int = 2000
     # text-aware training: probability of hiding an entity's free embedding so the text
     # projection alone must carry it (this is what makes cold-start embeddings useful)
     text_residual_dropout: float = 0.3

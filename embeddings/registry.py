@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.export import export_triples, graph_fingerprint
 from embeddings.model import ModelArtifactError, TrainedModel, verify_artifact
 from kg.config import Settings
-from kg.errors import NotFoundError
-from kg.store import GraphStore
+from kg.errors import KGError, NotFoundError
+from kg.store import GraphStore, open_store
 
 SELECTED_FILE = "SELECTED"
 # A model whose entities are mostly missing from the store was trained on another graph.
@@ -196,6 +197,22 @@ def check_graph(trained: TrainedModel, store: GraphStore) -> float:
             "`kg train`, or point --store at the graph it was trained on."
         )
     return overlap
+
+
+def graph_status(settings: Settings, trained: TrainedModel) -> str:
+    """Whether the store still holds the graph a run was trained on, in words."""
+    try:
+        with open_store(settings, read_only=True) as store:
+            check_graph(trained, store)
+            triples = export_triples(store, trained.info.get("relations_config"))
+    except KGError as exc:
+        return f"not comparable: {exc}"
+    if graph_fingerprint(triples) == trained.fingerprint:
+        return f"unchanged since training (fingerprint {trained.fingerprint[:12]})"
+    return (
+        f"changed since training ({len(triples):,} triples now); predictions cover the entities it was "
+        "trained on -- retrain with `kg train` to include the new facts"
+    )
 
 
 def _selected_id(root: Path) -> str | None:

