@@ -69,7 +69,7 @@ class ExtractSettings(BaseModel):
     fuzzy_threshold: float = 92.0
     review_threshold: float = 80.0
     use_embeddings: bool = Field(default=False, description="Also propose SAME_AS candidates by name embeddings.")
-    embedding_threshold: float = Field(default=0.85, ge=0.0, le=1.0)
+    embedding_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     max_document_chars: int = Field(
         default=1_000_000, gt=0, description="Longer documents are skipped and reported (spaCy's own default limit)."
     )

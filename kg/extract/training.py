@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ class TrainingOptions:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-5
     seed: int = 13
-    threads: int | None = None
+    threads: int | None = 1  # see torch_threads
     encoder: str = DEFAULT_ENCODER
 
 
@@ -81,10 +82,11 @@ class ExtractionModel:
         return self.network.config
 
     def predict(
-        self, sentences: list[list[str]], *, progress: ProgressReporter | None = None
+        self, sentences: list[list[str]], *, progress: ProgressReporter | None = None, threads: int = 1
     ) -> list[Prediction]:
-        encoded = self.encoder.encode(sentences, progress=progress)
-        return predict_sentences(self.network, encoded, sentences)
+        with torch_threads(threads):
+            encoded = self.encoder.encode(sentences, progress=progress)
+            return predict_sentences(self.network, encoded, sentences)
 
     @classmethod
     def load(cls, run_dir: Path) -> ExtractionModel:
@@ -112,6 +114,22 @@ def latest_run(models_root: Path) -> Path:
             "`kg extract train --data conll04_train.json` first, or pass --model DIR."
         )
     return runs[-1]
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with ``threads`` torch CPU threads, then restore the previous count.
+
+    One thread is the default: on a busy two-core machine the encoder and the heads ran
+    3-10x faster with one thread than with two (benchmarks/extract.py shows throughput).
+    """
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def seed_everything(seed: int) -> None:
@@ -163,11 +181,21 @@ def train_extractor(
     options = options or TrainingOptions()
     if not train:
         raise InputError("No training sentences.")
+    with torch_threads(options.threads):
+        return _train(train, models_root, options, dev, progress or SilentProgress(), on_epoch, run_name)
+
+
+def _train(
+    train: list[LabelledSentence],
+    models_root: Path,
+    options: TrainingOptions,
+    dev: list[LabelledSentence] | None,
+    progress: ProgressReporter,
+    on_epoch: Callable[[EpochRecord], None] | None,
+    run_name: str | None,
+) -> TrainingResult:
     started = time.perf_counter()
     seed_everything(options.seed)
-    if options.threads:
-        torch.set_num_threads(options.threads)
-    progress = progress or SilentProgress()
     encoder = WordEncoder(options.encoder)
     progress.start("Encoding training sentences", len(train) + len(dev or []))
     train_vectors = encoder.encode([s.tokens for s in train], progress=progress)

@@ -73,6 +73,7 @@ class FactWriter:
         created: Counter[str] = Counter()
         if not facts:
             return created
+        self._validate(facts)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         documents = pd.DataFrame(
             {
@@ -97,6 +98,16 @@ class FactWriter:
         )
         self.store.upsert_nodes(DOCUMENT, hashes)
         return +created
+
+    def _validate(self, facts: list[DocumentFacts]) -> None:
+        """Every label and relationship type must be declared before anything is written:
+        a batch is refused whole, never half written. (The pipeline already drops what
+        the schema lacks; this guards callers that build facts themselves.)"""
+        for item in facts:
+            for mention in item.mentions:
+                self.schema.node(mention.label)
+            for fact in item.relations:
+                self.schema.check_endpoints(fact.rel_type, fact.head.label, fact.tail.label)
 
     def _write_entities(self, facts: list[DocumentFacts]) -> Counter[str]:
         """Create the nodes mentions resolved to that do not exist yet, and record the
@@ -173,12 +184,10 @@ class FactWriter:
         return created
 
     def _write_relations(self, facts: list[DocumentFacts]) -> Counter[str]:
-        """Relations the pipeline already checked against the schema, checked again here
-        because this is the last step before Cypher."""
+        """Relations, grouped by type and endpoint labels (all validated in ``_validate``)."""
         groups: dict[tuple[str, str, str], dict[tuple[str, str], dict]] = defaultdict(dict)
         for item in facts:
             for fact in item.relations:
-                self.schema.check_endpoints(fact.rel_type, fact.head.label, fact.tail.label)
                 groups[(fact.rel_type, fact.head.label, fact.tail.label)][(fact.head.node_id, fact.tail.node_id)] = {
                     "from_id": fact.head.node_id, "to_id": fact.tail.node_id, "confidence": fact.confidence,
                     "doc_id": item.document.id, "source": item.document.source, "method": fact.method,
