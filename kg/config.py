@@ -102,10 +102,27 @@ class EmbeddingSettings(BaseModel):
 
 
 class RecommendSettings(BaseModel):
-    """Recommendation defaults."""
+    """Recommendation defaults: which graph paths feed the recommender, how it is tuned.
+
+    Paths are chains of relationship types joined by ``>`` (``IN_CATEGORY>SUBCATEGORY_OF``:
+    an item's category's parent). Types with no edges in the graph are skipped.
+    """
 
     k: int = 10
     interaction_relations: list[str] = ["PURCHASED", "RATED", "VIEWED"]
+    item_attribute_paths: list[str] = ["HAS_BRAND", "IN_CATEGORY", "IN_CATEGORY>SUBCATEGORY_OF", "HAS_GENRE", "MADE_OF"]
+    user_cohort_paths: list[str] = ["HAS_OCCUPATION"]
+    user_cohort_properties: list[str] = ["age_group", "gender", "country"]
+    signals: list[str] = ["ease", "spectral", "rp3beta", "item_knn", "user_knn", "attributes", "cohort", "text", "kge", "popularity"]
+    baselines: list[str] = ["popularity", "item_knn", "als", "bpr"]
+    test_fraction: float = Field(default=0.25, gt=0.0, lt=1.0)
+    validation_fraction: float = Field(default=0.25, gt=0.0, lt=1.0)
+    seed: int = 42
+    tune_max_users: int = Field(default=3000, gt=0, description="Validation users sampled for tuning.")
+    dense_item_limit: int = Field(default=20_000, gt=0, description="Above it, item-item models keep top neighbours only.")
+    kge_model: str | None = Field(default=None, description="KGE model of the in-memory fits (None: embeddings.model).")
+    kge_epochs: int = Field(default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation).")
+    kge_dim: int = Field(default=64, gt=0, description="Embedding size of the in-memory KGE fits.")
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,1 @@
+"""Recommendations, explanations, audiences and segments from the knowledge graph."""

