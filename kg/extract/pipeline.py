@@ -32,6 +32,7 @@ from kg.progress import ProgressReporter, SilentProgress
 from kg.schema import Schema
 from kg.store.base import GraphStore
 
+WRITE_BATCHES = 16  # nlp.pipe batches per store write: each write has a fixed cost of a few queries
 MODEL_MAX_WORDS = 150  # longer "sentences" (tables, lists) are not sent to the joint model
 _BREAK = re.compile(r"\n\s*\n|(?<=[.!?])\s+")
 
@@ -301,7 +302,7 @@ def run_extraction(
     writer = FactWriter(store)
     started = time.perf_counter()
     progress.start("Extracting", total)
-    for batch in _batches(documents, settings.extract.batch_size * 4):
+    for batch in _batches(documents, settings.extract.batch_size * WRITE_BATCHES):
         fresh, unchanged = writer.changed_documents(
             batch, report.problems, settings.extract.max_document_chars
         )
