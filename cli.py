@@ -454,20 +454,31 @@ def resolve(
     review: Annotated[
         bool, typer.Option("--review", help="List SAME_AS candidates awaiting review; change nothing.")
     ] = False,
+    accept: Annotated[
+        Optional[tuple[str, str]],
+        typer.Option(help="Merge the first node (Label:id, extracted) into the second (Label:id)."),
+    ] = None,
+    reject: Annotated[
+        Optional[tuple[str, str]], typer.Option(help="Record that two nodes (Label:id Label:id) differ.")
+    ] = None,
     max_rows: Annotated[int, typer.Option(help="Rows to print.")] = 50,
 ) -> None:
-    """Entity resolution: find nodes that may be one entity and record SAME_AS candidates."""
-    from kg.extract.resolve import find_duplicate_candidates, review_candidates
+    """Entity resolution over the graph: merge clear duplicates, list the doubtful ones."""
+    from kg.extract.resolve import decide_pair, resolve_graph, review_candidates
     from kg.render import frame_table
     from kg.store import open_store
 
     settings = state.settings()
-    with open_store(settings, read_only=review, ensure_schema=not review) as store:
-        if not review:
-            found = find_duplicate_candidates(store, settings.extract)
+    with open_store(settings, read_only=review) as store:
+        if accept or reject:
+            first, second = accept or reject  # type: ignore[misc]
+            console.print(decide_pair(store, first, second, accept=accept is not None))
+        elif not review:
+            found = resolve_graph(store, settings.extract)
             console.print(
-                f"Compared {found.compared:,} entities: {len(found.candidates):,} candidate pair(s) at or above "
-                f"{settings.extract.review_threshold:g}, {found.written:,} new. Nothing was merged."
+                f"Compared {found.compared:,} entities: merged {len(found.merged):,} at or above "
+                f"{settings.extract.fuzzy_threshold:g}; {len(found.candidates):,} candidate pair(s) at or above "
+                f"{settings.extract.review_threshold:g} ({found.written:,} new) wait for review."
             )
         frame = review_candidates(store)
     console.print(frame_table(frame, title="SAME_AS candidates to review", max_rows=max_rows))

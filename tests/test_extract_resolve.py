@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 
 from kg.config import ExtractSettings
+from kg.errors import InputError
 from kg.extract.resolve import (
     EntityIndex,
-    find_duplicate_candidates,
+    decide_pair,
     normalize_name,
+    resolve_graph,
     review_candidates,
 )
 from kg.store import GraphStore
@@ -105,7 +107,7 @@ def test_kg_resolve_records_candidates_and_review_lists_them(store: GraphStore) 
     store.upsert_nodes("Brand", pd.DataFrame({"id": ["nimbus", "voltix"], "name": ["Nimbus", "Voltix"]}))
     _organisations(store, {"nimbus-labs": "Nimbus Labs", "voltex": "Voltex", "acme": "Acme"})
     settings = ExtractSettings()
-    report = find_duplicate_candidates(store, settings)
+    report = resolve_graph(store, settings)
     pairs = {(c.node_id, c.other_id) for c in report.candidates}
     assert ("nimbus-labs", "nimbus") in pairs and ("voltex", "voltix") in pairs
     assert not any("acme" in pair for pair in pairs)
@@ -122,17 +124,63 @@ def test_kg_resolve_records_candidates_and_review_lists_them(store: GraphStore) 
         {"a": "voltex", "b": "voltix"},
         write=True,
     )
-    assert find_duplicate_candidates(store, settings).written == 0
+    assert resolve_graph(store, settings).written == 0
     still = review_candidates(store, status="rejected")
     assert list(zip(still["from_id"], still["to_id"], strict=True)) == [("voltex", "voltix")]
 
 
 def test_embedding_similarity_proposes_what_spelling_misses(store: GraphStore) -> None:
     _organisations(store, {"volkswagen": "Volkswagen", "vw": "VW", "acme": "Acme"})
-    plain = find_duplicate_candidates(store, ExtractSettings())
+    plain = resolve_graph(store, ExtractSettings())
     assert not plain.candidates
-    with_embeddings = find_duplicate_candidates(store, ExtractSettings(use_embeddings=True))
+    with_embeddings = resolve_graph(store, ExtractSettings(use_embeddings=True))
     pairs = {frozenset((c.node_id, c.other_id)) for c in with_embeddings.candidates}
     assert frozenset(("volkswagen", "vw")) in pairs
     assert all(c.method == "embedding" for c in with_embeddings.candidates)
     assert not any("acme" in pair for pair in pairs)
+
+
+def test_kg_resolve_merges_clear_duplicates_and_moves_their_facts(store: GraphStore) -> None:
+    """Text extracted before the catalogue knew "Stridewell": the organisation it
+    created folds into the brand, with its mentions, relations and spelling."""
+    store.upsert_nodes("Brand", pd.DataFrame({"id": ["stridewell"], "name": ["Stridewell"]}))
+    _organisations(store, {"stridewel": "Stridewel", "acme": "Acme"})
+    store.upsert_nodes("Person", pd.DataFrame({"id": ["ann"], "name": ["Ann"]}))
+    store.upsert_nodes("Document", pd.DataFrame({"id": ["d1", "d2"], "text": ["...", "..."]}))
+    mentions = pd.DataFrame(
+        {"from_id": ["d1", "d2"], "to_id": ["stridewel", "acme"], "text": ["Stridewel", "Acme"]}
+    )
+    store.upsert_relationships("MENTIONS", "Document", "Organization", mentions)
+    works = pd.DataFrame({"from_id": ["ann"], "to_id": ["stridewel"], "confidence": [0.8], "doc_id": ["d1"]})
+    store.upsert_relationships("WORKS_FOR", "Person", "Organization", works)
+
+    report = resolve_graph(store, ExtractSettings())
+    assert [(c.node_id, c.other_id) for c in report.merged] == [("stridewel", "stridewell")]
+    assert store.existing_node_ids("Organization", ["stridewel", "acme"]) == {"acme"}
+    moved = store.query(
+        "MATCH (d:Document)-[m:MENTIONS]->(b:Brand {id: 'stridewell'}) RETURN d.id AS doc, m.text AS text"
+    )
+    assert moved.to_dict("records") == [{"doc": "d1", "text": "Stridewel"}]
+    job = store.query("MATCH (:Person {id: 'ann'})-[r:WORKS_FOR]->(b) RETURN b.id AS id, r.confidence AS c")
+    assert job.to_dict("records") == [{"id": "stridewell", "c": 0.8}]
+    aliases = store.query("MATCH (b:Brand {id: 'stridewell'}) RETURN b.aliases AS a")["a"][0]
+    assert list(aliases) == ["Stridewel", "Stridewell"]
+    assert store.counts().relationships["MENTIONS"] == 2
+
+
+def test_reviewer_decisions(store: GraphStore) -> None:
+    store.upsert_nodes("Brand", pd.DataFrame({"id": ["nimbus"], "name": ["Nimbus"]}))
+    _organisations(store, {"nimbus-labs": "Nimbus Labs", "nimbus-co": "Nimbus Company Group"})
+    settings = ExtractSettings()
+    resolve_graph(store, settings)
+    assert "Recorded" in decide_pair(store, "Organization:nimbus-labs", "Brand:nimbus", accept=False)
+    listed = review_candidates(store, status="rejected")
+    assert list(zip(listed["from_id"], listed["to_id"], strict=True)) == [("nimbus-labs", "nimbus")]
+    assert "Merged" in decide_pair(store, "Organization:nimbus-co", "Brand:nimbus", accept=True)
+    assert not store.existing_node_ids("Organization", ["nimbus-co"])
+    with pytest.raises(InputError, match="Label:id"):
+        decide_pair(store, "nimbus", "Brand:nimbus", accept=True)
+    with pytest.raises(InputError, match="extracted from text"):
+        decide_pair(store, "Brand:nimbus", "Organization:nimbus-labs", accept=True)
+    resolve_graph(store, settings)  # a rejected pair is neither merged nor re-listed
+    assert store.existing_node_ids("Organization", ["nimbus-labs"]) == {"nimbus-labs"}

@@ -5,7 +5,7 @@ The public entry points, each called by one CLI command:
 * :func:`extract_path` / :func:`extract_graph_text` -- ``kg extract run``
 * :func:`preview_text` -- ``kg extract preview``
 * :func:`train_from_file` -- ``kg extract train``; :func:`evaluate_file` -- ``kg extract eval``
-* :func:`kg.extract.resolve.find_duplicate_candidates` -- ``kg resolve``
+* :func:`kg.extract.resolve.resolve_graph`, :func:`kg.extract.resolve.decide_pair` -- ``kg resolve``
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kg.config import Settings
 from kg.extract.conll04 import read_conll04
-from kg.extract.documents import documents_from_graph, read_documents
+from kg.extract.documents import documents_from_graph, guess_document_format, read_documents
 from kg.extract.evaluate import EvaluationReport
 from kg.extract.facts import DocumentFacts, DocumentRecord
 from kg.extract.pipeline import Extractor, ExtractReport, run_extraction
@@ -29,6 +29,7 @@ from kg.extract.training import (
     train_extractor,
 )
 from kg.ingest.problems import ProblemLog
+from kg.ingest.sources import count_lines
 from kg.progress import ProgressReporter
 from kg.store.base import GraphStore
 
@@ -86,8 +87,16 @@ def extract_path(
         path, problems, fmt=fmt, text_field=text_field, id_field=id_field,
         about_field=about_field, about_label=about_label, encoding=encoding,
     )  # fmt: skip
+    total = count_lines(path) if path.is_file() and (fmt or guess_document_format(path)) != "text" else None
     return run_extraction(
-        store, documents, settings, model=model, progress=progress, problems=problems, extractor=extractor
+        store,
+        documents,
+        settings,
+        model=model,
+        progress=progress,
+        problems=problems,
+        extractor=extractor,
+        total=total,
     )
 
 

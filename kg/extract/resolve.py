@@ -12,8 +12,12 @@ graph already knows, and only then matched fuzzily with rapidfuzz. Decisions:
   a ``SAME_AS`` candidate for a person to review (``kg resolve --review``); similar
   names of different companies ("Nimbus" and "Nimbus Labs") are never merged silently.
 
-Optionally, name embeddings (the offline MiniLM) propose further candidates that string
-similarity misses; they are never merged automatically.
+``kg resolve`` applies the same decisions to nodes already in the graph (say, text
+extracted before the catalogue was loaded): above the threshold the extracted node is
+merged into the other one -- relationships moved, its spellings kept as aliases --
+between the thresholds a candidate is recorded; ``--accept`` / ``--reject`` record a
+reviewer's decision. Optionally, name embeddings (the offline MiniLM) propose further
+candidates that string similarity misses; they are never merged automatically.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from kg.config import ExtractSettings
+from kg.errors import InputError, NotFoundError
 from kg.extract.entities import LEGAL_SUFFIXES, catalog_entries
 from kg.extract.facts import Mention, ReviewCandidate
 from kg.ids import slugify
+from kg.schema import check_identifier
 from kg.store.base import GraphStore
 
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
@@ -150,22 +156,51 @@ def resolve_mentions(mentions: list[Mention], index: EntityIndex) -> list[Review
 
 
 # ---------------------------------------------------------------------- kg resolve
+EXTRACTED_LABELS = ("Organization", "Person", "Location", "Entity")  # nodes text created; others are data
+
+
 @dataclass
 class ResolveReport:
-    """What ``kg resolve`` found among the nodes already in the graph."""
+    """What ``kg resolve`` found among the nodes already in the graph, and did."""
 
     compared: int = 0
     candidates: list[ReviewCandidate] = field(default_factory=list)
+    merged: list[ReviewCandidate] = field(default_factory=list)
     written: int = 0
 
 
-def find_duplicate_candidates(store: GraphStore, settings: ExtractSettings) -> ResolveReport:
-    """Score every extracted entity against the other nodes it could be, and write a
-    ``SAME_AS`` candidate for each pair at or above the review threshold.
+def resolve_graph(store: GraphStore, settings: ExtractSettings, *, merge: bool = True) -> ResolveReport:
+    """Score every extracted entity against the other nodes it could be.
 
-    Nothing is merged: the edges record the decision a reviewer has to make. Pairs a
-    reviewer already rejected keep their status.
+    Pairs at or above ``fuzzy_threshold`` are merged (the extracted node folds into the
+    other: a catalogue brand, or the same kind of entity), as extraction itself would
+    have done had both been known at once; pairs a reviewer rejected are left alone.
+    Pairs between ``review_threshold`` and the merge threshold become ``SAME_AS``
+    candidates for review.
     """
+    report = find_pairs(store, settings)
+    decided = _statuses(store)
+    if merge:
+        involved: set[tuple[str, str]] = set()
+        for pair in sorted(report.candidates, key=lambda c: -c.score):
+            dup, keep = (pair.label, pair.node_id), (pair.other_label, pair.other_id)
+            rejected = "rejected" in (decided.get((*dup, *keep)), decided.get((*keep, *dup)))
+            if pair.score < settings.fuzzy_threshold or pair.method != "fuzzy" or rejected:
+                continue
+            if dup[0] not in EXTRACTED_LABELS or dup in involved or keep in involved:
+                continue
+            involved |= {dup, keep}
+            report.merged.append(pair)
+        merge_nodes(store, [((c.label, c.node_id), (c.other_label, c.other_id)) for c in report.merged])
+    merged = {id(c) for c in report.merged}
+    report.candidates = [c for c in report.candidates if id(c) not in merged]
+    report.written = write_candidates(store, report.candidates)
+    return report
+
+
+def find_pairs(store: GraphStore, settings: ExtractSettings) -> ResolveReport:
+    """Pairs of nodes scoring at or above the review threshold (fuzzy, and by name
+    embeddings when ``use_embeddings``); nothing is written."""
     report = ResolveReport()
     entries = catalog_entries(store, sorted({t for ts in settings.resolve_targets.values() for t in ts}))
     names: dict[str, dict[tuple[str, str], str]] = {}
@@ -195,8 +230,115 @@ def find_duplicate_candidates(store: GraphStore, settings: ExtractSettings) -> R
                     )
     if settings.use_embeddings:
         report.candidates += embedding_candidates(names, settings, seen)
-    report.written = write_candidates(store, report.candidates)
     return report
+
+
+def merge_nodes(store: GraphStore, pairs: list[tuple[tuple[str, str], tuple[str, str]]]) -> int:
+    """Fold each ``(label, id)`` node into ``(keep label, keep id)``: its relationships
+    move to the kept node where the schema allows that endpoint, its name and aliases
+    become aliases of the kept node, and it is deleted. Only the ``GraphStore``
+    interface and portable Cypher are used, so this works on both stores."""
+    into = {dup: keep for dup, keep in pairs if dup[0] in EXTRACTED_LABELS}
+    if not into:
+        return 0
+    for rel_type, rel in store.schema.rels.items():
+        touched = {a for a, b in rel.endpoints} | {b for a, b in rel.endpoints}
+        if rel_type == SAME_AS or not touched & {label for label, _ in into}:
+            continue
+        moved: dict[tuple[str, str], list[pd.DataFrame]] = {}
+        for frame in store.iter_relationships(rel_type):
+            heads = [
+                into.get((lbl, i), (lbl, i))
+                for lbl, i in zip(frame["from_label"], frame["from_id"], strict=True)
+            ]
+            tails = [
+                into.get((lbl, i), (lbl, i)) for lbl, i in zip(frame["to_label"], frame["to_id"], strict=True)
+            ]
+            changed = [
+                h != (fl, fi) or t != (tl, ti)
+                for h, t, fl, fi, tl, ti in zip(
+                    heads,
+                    tails,
+                    frame["from_label"],
+                    frame["from_id"],
+                    frame["to_label"],
+                    frame["to_id"],
+                    strict=True,
+                )
+            ]
+            for row, head, tail, hit in zip(frame.to_dict("records"), heads, tails, changed, strict=True):
+                if hit and (head[0], tail[0]) in [tuple(e) for e in rel.endpoints] and head != tail:
+                    props = {
+                        k: v
+                        for k, v in row.items()
+                        if k not in ("from_label", "from_id", "to_label", "to_id")
+                    }
+                    moved.setdefault((head[0], tail[0]), []).append(
+                        pd.DataFrame([{"from_id": head[1], "to_id": tail[1], **props}])
+                    )
+        for (from_label, to_label), frames in moved.items():
+            store.upsert_relationships(rel_type, from_label, to_label, pd.concat(frames, ignore_index=True))
+    _carry_aliases(store, into)
+    for label in sorted({label for label, _ in into}):
+        check_identifier(label, "Label")
+        store.schema.node(label)
+        ids = sorted(i for lbl, i in into if lbl == label)
+        store.query(f"MATCH (n:`{label}`) WHERE n.id IN $ids DETACH DELETE n", {"ids": ids}, write=True)
+    return len(into)
+
+
+def _carry_aliases(store: GraphStore, into: dict[tuple[str, str], tuple[str, str]]) -> None:
+    """The merged node's name and aliases become aliases of the node it merged into."""
+    labels = sorted({label for pair in into.items() for label, _ in pair})
+    known: dict[tuple[str, str], set[str]] = {}
+    for entry in catalog_entries(store, labels):
+        known.setdefault((entry.label, entry.node_id), set()).add(entry.name)
+    gained: dict[tuple[str, str], set[str]] = {}
+    for dup, keep in into.items():
+        gained.setdefault(keep, set()).update(known.get(dup, set()))
+    for (label, node_id), names in gained.items():
+        if names and "aliases" in store.schema.node(label).properties:
+            aliases = sorted(known.get((label, node_id), set()) | names)
+            store.upsert_nodes(label, pd.DataFrame({"id": [node_id], "aliases": [aliases]}))
+
+
+def decide_pair(store: GraphStore, node: str, other: str, *, accept: bool) -> str:
+    """A reviewer's decision on ``Label:id`` and ``Label:id``: accept merges the first
+    (an extracted entity) into the second; reject records ``status = 'rejected'`` so
+    later runs neither merge nor list the pair again."""
+    (label, node_id), (other_label, other_id) = _node_ref(store, node), _node_ref(store, other)
+    for ref_label, ref_id in ((label, node_id), (other_label, other_id)):
+        if not store.existing_node_ids(ref_label, [ref_id]):
+            raise NotFoundError(f"There is no {ref_label} node with id {ref_id!r}.")
+    if accept:
+        if label not in EXTRACTED_LABELS:
+            raise InputError(
+                f"Only entities extracted from text ({', '.join(EXTRACTED_LABELS)}) are merged away; "
+                f"put the {label} node second."
+            )
+        merge_nodes(store, [((label, node_id), (other_label, other_id))])
+        return f"Merged {label}:{node_id} into {other_label}:{other_id}."
+    store.schema.check_endpoints(SAME_AS, label, other_label)
+    row = {"from_id": node_id, "to_id": other_id, "status": "rejected", "method": "review"}
+    row["decided_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    store.upsert_relationships(SAME_AS, label, other_label, pd.DataFrame([row]))
+    return f"Recorded: {label}:{node_id} is not {other_label}:{other_id}."
+
+
+def _node_ref(store: GraphStore, ref: str) -> tuple[str, str]:
+    label, sep, node_id = ref.partition(":")
+    if not sep or not node_id:
+        raise InputError(f"{ref!r} must look like Label:id, e.g. Organization:nimbus-labs.")
+    store.schema.node(label)
+    return label, node_id
+
+
+def _statuses(store: GraphStore) -> dict[tuple[str, str, str, str], str]:
+    statuses = {}
+    for frame in store.iter_relationships(SAME_AS, properties=["status"]):
+        for row in frame.itertuples(index=False):
+            statuses[(row.from_label, row.from_id, row.to_label, row.to_id)] = row.status
+    return statuses
 
 
 def embedding_candidates(
