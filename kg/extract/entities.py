@@ -108,6 +108,8 @@ def add_catalog_ruler(nlp: Language, entries: list[CatalogEntry]) -> int:
             patterns.append({"label": entry.label, "pattern": variant, "id": entry.node_id})
     if RULER_NAME in nlp.pipe_names:
         nlp.remove_pipe(RULER_NAME)
+    if not patterns:
+        return 0  # an empty graph: nothing to match (and spaCy warns about an empty ruler)
     ruler = nlp.add_pipe(
         "span_ruler",
         name=RULER_NAME,
