@@ -8,7 +8,6 @@ reported to a ``ProblemLog`` and skipped; one bad file never stops the rest.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from kg.errors import InputError
 from kg.extract.facts import DocumentRecord
 from kg.ids import content_hash
 from kg.ingest.problems import ProblemLog
-from kg.ingest.sources import read_delimited
+from kg.ingest.sources import read_delimited, read_jsonl
 from kg.store.base import GraphStore
 
 TEXT_SUFFIXES = (".txt", ".md", ".text")
@@ -54,6 +53,8 @@ def read_documents(
     """
     if not path.exists():
         raise InputError(f"{path} does not exist.")
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # a byte-order mark is not text
     fmt = fmt or guess_document_format(path)
     if fmt not in DOCUMENT_FORMATS:
         raise InputError(f"Unknown document format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}.")
@@ -69,9 +70,9 @@ def read_documents(
                 yield record
         return
     rows = (
-        _json_rows(path, problems, encoding)
+        read_jsonl(path, problems, encoding=encoding)
         if fmt == "jsonl"
-        else _delimited_rows(path, problems, fmt, encoding)
+        else read_delimited(path, problems, delimiter="\t" if fmt == "tsv" else ",", encoding=encoding)
     )
     for line, row in rows:
         if text_field not in row:
@@ -101,31 +102,6 @@ def _text_file(file: Path, problems: ProblemLog, encoding: str) -> DocumentRecor
         problems.report(file.name, 0, "empty text; no document created")
         return None
     return DocumentRecord(id=document_id(text), text=text, source=str(file), title=file.stem)
-
-
-def _json_rows(path: Path, problems: ProblemLog, encoding: str) -> Iterator[tuple[int, dict]]:
-    try:
-        with path.open(encoding=encoding) as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    problems.report(path.name, number, f"invalid JSON: {exc.msg}")
-                    continue
-                if not isinstance(record, dict):
-                    problems.report(path.name, number, "expected a JSON object")
-                    continue
-                yield number, record
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding, e.g. latin-1 or cp1252."
-        ) from exc
-
-
-def _delimited_rows(path: Path, problems: ProblemLog, fmt: str, encoding: str) -> Iterator[tuple[int, dict]]:
-    yield from read_delimited(path, problems, delimiter="\t" if fmt == "tsv" else ",", encoding=encoding)
 
 
 def documents_from_graph(
