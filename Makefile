@@ -26,6 +26,7 @@ lint: $(BIN)/kg
 
 bench: $(BIN)/kg
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/extract.py
 
 clean:
 	rm -rf $(VENV) kg-data .pytest_cache
