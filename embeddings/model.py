@@ -8,6 +8,7 @@ strings of the graph export. An artifact directory holds:
 - ``model.json``    -- how to rebuild the model: name, recipe, sizes, text-awareness
 - ``entities.json`` / ``relations.json`` -- labels in id order
 - ``metrics.json``  -- filtered test metrics
+- ``sample.json``   -- a seeded sample of training triples (to recognise the graph later)
 - ``manifest.json`` -- run id, graph fingerprint, SHA-256 of every file above
 
 The registry (``embeddings.registry``) decides where artifacts live; this module only
@@ -35,7 +36,9 @@ from embeddings.text_link import TextFusedRepresentation, attach_text_features, 
 from kg.errors import InputError, KGError, NotFoundError
 
 FORMAT_VERSION = 1
-ARTIFACT_FILES = ("model.pt", "model.json", "entities.json", "relations.json", "metrics.json")
+ARTIFACT_FILES = ("model.pt", "model.json", "entities.json", "relations.json", "metrics.json", "sample.json")
+# training triples kept with a model, to recognise the graph it was trained on
+SAMPLE_TRIPLES = 1000
 SCORE_BATCH = 1024
 
 
@@ -56,6 +59,7 @@ class TrainedModel:
     fingerprint: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    sample: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._id_to_entity = sorted(self.entity_to_id, key=self.entity_to_id.__getitem__)
@@ -203,6 +207,7 @@ class TrainedModel:
             directory / "relations.json", sorted(self.relation_to_id, key=self.relation_to_id.__getitem__)
         )
         _write_json(directory / "metrics.json", self.metrics)
+        _write_json(directory / "sample.json", [list(t) for t in self.sample])
         manifest = {
             "format_version": FORMAT_VERSION,
             "run_id": self.run_id,
@@ -244,6 +249,7 @@ class TrainedModel:
             fingerprint=manifest.get("fingerprint", ""),
             metrics=json.loads((directory / "metrics.json").read_text("utf-8")),
             info=spec.get("info", {}),
+            sample=[tuple(t) for t in json.loads((directory / "sample.json").read_text("utf-8"))],
         )
 
 

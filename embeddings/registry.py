@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from embeddings.export import export_triples, graph_fingerprint
 from embeddings.model import ModelArtifactError, TrainedModel, verify_artifact
 from kg.config import Settings
@@ -24,9 +22,8 @@ from kg.errors import KGError, NotFoundError
 from kg.store import GraphStore, open_store
 
 SELECTED_FILE = "SELECTED"
-# A model whose entities are mostly missing from the store was trained on another graph.
-MIN_ENTITY_OVERLAP = 0.9
-OVERLAP_SAMPLE = 2000
+# A model whose sampled training facts are mostly missing was trained on another graph.
+MIN_TRIPLE_OVERLAP = 0.9
 
 
 @dataclass(frozen=True)
@@ -161,8 +158,8 @@ def load_model(
     """Load a run (default: the selected one, else the newest).
 
     Refuses a corrupted artifact (checksums) and, when ``store`` is given, a model
-    trained on a different graph: if fewer than 90% of a sample of its entities exist in
-    the store. A graph that only grew since training (new nodes, new facts) is fine.
+    trained on a different graph: if fewer than 90% of a sample of its training facts
+    are in the store. A graph that only grew since training (new nodes, new facts) is fine.
     """
     path = resolve_run(settings, run_id)
     trained = TrainedModel.load(path, device=device)
@@ -172,29 +169,24 @@ def load_model(
 
 
 def check_graph(trained: TrainedModel, store: GraphStore) -> float:
-    """Share of the model's entities (a deterministic sample) that exist in the store;
-    a ``ModelArtifactError`` when it is below ``MIN_ENTITY_OVERLAP``."""
-    entities = trained.entities
-    rng = np.random.default_rng(0)
-    sample = (
-        entities
-        if len(entities) <= OVERLAP_SAMPLE
-        else [entities[i] for i in sorted(rng.choice(len(entities), OVERLAP_SAMPLE, replace=False))]
-    )
-    by_label: dict[str, list[str]] = {}
-    for entity in sample:
-        label, _, key = entity.partition(":")
-        by_label.setdefault(label, []).append(key)
+    """Share of the model's sample of training triples that the store still holds; a
+    ``ModelArtifactError`` when it is below ``MIN_TRIPLE_OVERLAP``.
+
+    Facts, not ids: two generated shops share ids like ``User:U00001`` but not who bought
+    what, while a graph that only grew since training keeps every sampled fact."""
+    if not trained.sample:
+        return 1.0
+    wanted = {tuple(t) for t in trained.sample}
+    relations = sorted({r for _, r, _ in wanted} & set(store.schema.rels))
     found = 0
-    for label, keys in by_label.items():
-        if label in store.schema.nodes:
-            found += len(store.existing_node_ids(label, keys))
-    overlap = found / max(len(sample), 1)
-    if overlap < MIN_ENTITY_OVERLAP:
+    for batch in store.iter_triples(relations):
+        found += sum(1 for t in batch.itertuples(index=False, name=None) if t in wanted)
+    overlap = found / len(wanted)
+    if overlap < MIN_TRIPLE_OVERLAP:
         raise ModelArtifactError(
-            f"Model run {trained.run_id} was trained on a different graph: only {overlap:.0%} of its entities "
-            f"exist in the store at {getattr(store, 'path', store.name)}. Train one on this graph with "
-            "`kg train`, or point --store at the graph it was trained on."
+            f"Model run {trained.run_id} was trained on a different graph: only {overlap:.0%} of a sample of "
+            f"its training facts are in the store at {getattr(store, 'path', store.name)}. Train one on this "
+            "graph with `kg train`, or point --store at the graph it was trained on."
         )
     return overlap
 

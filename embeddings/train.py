@@ -9,6 +9,7 @@ the model's recipe, early-stop on validation MRR, evaluate on the test split. Th
 from __future__ import annotations
 
 import gc
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from embeddings.device import quiet_libraries, resolve_device, use_cpu_threads
 from embeddings.evaluate import metrics_from_result
 from embeddings.export import TripleSplits, graph_fingerprint, split_triples
 from embeddings.lcwa import BatchedLCWATrainingLoop
-from embeddings.model import TrainedModel, build_model
+from embeddings.model import SAMPLE_TRIPLES, TrainedModel, build_model
 from embeddings.models import ModelRecipe, resolve_recipe
 from embeddings.text_link import feature_matrix
 from kg.errors import InputError
@@ -128,13 +129,11 @@ def train_on_splits(
     reporter.start(label, total=recipe.num_epochs)
     clock = _EpochClock(reporter)
     eval_batch = evaluation_batch_size(recipe, len(entity_to_id))
-    stopper = (
-        _early_stopper(kge, training, validation, recipe, eval_batch, seed)
-        if validation.num_triples
-        else None
-    )
     started = time.perf_counter()
-    with _training_context():
+    with _training_context(), _best_weights_file(checkpoint) as best_weights:
+        stopper = None
+        if validation.num_triples:
+            stopper = _early_stopper(kge, training, validation, recipe, eval_batch, seed, best_weights)
         result = pipeline(
             training=training,
             validation=validation if validation.num_triples else None,
@@ -173,6 +172,7 @@ def train_on_splits(
         recipe=recipe,
         fingerprint=fingerprint,
         metrics=metrics,
+        sample=_sample_triples(splits.train, seed),
         info={
             "seed": seed,
             "device": target.type,
@@ -215,6 +215,7 @@ def _early_stopper(
     recipe: ModelRecipe,
     batch_size: int,
     seed: int,
+    best_weights: Path,
 ) -> EarlyStopper:
     """Early stopping on filtered validation MRR, measured on at most
     ``recipe.max_validation`` validation triples (a seeded sample): ranking is the
@@ -234,13 +235,15 @@ def _early_stopper(
         metric="inverse_harmonic_mean_rank",
         evaluation_batch_size=batch_size,
         use_tqdm=False,
+        best_model_path=best_weights,
     )
 
 
 def evaluation_batch_size(recipe: ModelRecipe, num_entities: int) -> int:
-    """Rows ranked at once. Contracted models (DistMult, ComplEx) need one score row per
-    query; TransE materialises ``rows x entities x dim``, so it gets fewer rows."""
-    per_row = num_entities * (recipe.embedding_dim if recipe.model == "transe" else 8)
+    """Rows ranked at once. Contracted interactions need one score row per query; TransE
+    with an L1 norm materialises ``rows x entities x dim``, so it gets fewer rows."""
+    broadcast = recipe.model == "transe" and recipe.model_kwargs.get("scoring_fct_norm", 1) != 2
+    per_row = num_entities * (recipe.embedding_dim if broadcast else 8)
     return int(min(4096, max(16, EVAL_ELEMENTS // per_row)))
 
 
@@ -264,6 +267,11 @@ def _training_kwargs(
     return kwargs
 
 
+def _sample_triples(train: pd.DataFrame, seed: int) -> list[tuple[str, str, str]]:
+    chosen = train.sample(n=min(SAMPLE_TRIPLES, len(train)), random_state=seed)
+    return [(h, r, t) for h, r, t in chosen[["head", "relation", "tail"]].itertuples(index=False)]
+
+
 def _id_maps(splits: TripleSplits) -> tuple[dict[str, int], dict[str, int]]:
     """Ids follow sorted labels, so the same triples always give the same ids."""
     parts = [splits.train, splits.validation, splits.test]
@@ -278,6 +286,17 @@ def _check_triples(triples: pd.DataFrame) -> None:
         raise InputError(f"Triples need columns head, relation, tail; missing {sorted(missing)}.")
     if len(triples) < 10:
         raise InputError(f"Only {len(triples)} triples: too few to train an embedding model.")
+
+
+@contextmanager
+def _best_weights_file(checkpoint: Path | None) -> Iterator[Path]:
+    """Where the early stopper keeps the best weights: beside the checkpoint, so a
+    resumed run still finds them; otherwise in a temporary folder that is removed."""
+    if checkpoint is not None:
+        yield checkpoint.with_name(checkpoint.stem + "-best.pt")
+        return
+    with tempfile.TemporaryDirectory(prefix="kg-train-") as folder:
+        yield Path(folder) / "best.pt"
 
 
 @contextmanager

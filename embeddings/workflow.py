@@ -78,8 +78,10 @@ def train_from_store(
     key = _run_key(recipe.to_dict(), fingerprint, config.seed, text, holdout, config.split)
     checkpoint = settings.models_dir / ".checkpoints" / f"{recipe.model}-{key}.pt"
     resumed = resume and checkpoint.is_file()
+    leftovers = (checkpoint, checkpoint.with_name(checkpoint.stem + "-best.pt"))
     if not resume:
-        checkpoint.unlink(missing_ok=True)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
     trained = train_on_splits(
         splits,
         recipe.model,
@@ -96,7 +98,8 @@ def train_from_store(
         trained.metrics.update(holdout_metrics(trained, held_out, triples))
     trained.info.update(relations_config=config.relations, holdout=holdout, triples=len(triples))
     path = save_run(settings, trained)
-    checkpoint.unlink(missing_ok=True)
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
     written = {}
     if config.write_embeddings if write is None else write:
         written = write_entity_embeddings(store, trained, progress=progress)

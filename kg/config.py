@@ -79,7 +79,11 @@ class ExtractSettings(BaseModel):
 class EmbeddingSettings(BaseModel):
     """Knowledge-graph and text embeddings (``embeddings/``; see README "Embeddings")."""
 
-    model: str = "transe"
+    model: str = Field(
+        default="distmult",
+        description="transe, distmult or complex. DistMult is the default: on MovieLens it was the most "
+        "accurate (test MRR 0.116 against ComplEx 0.081 and TransE 0.046) and the fastest.",
+    )
     relations: list[str] | None = Field(
         default=None, description="Relationship types to train on (None: all but RECOMMENDED, IN_SEGMENT, SAME_AS)."
     )
