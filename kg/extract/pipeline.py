@@ -201,9 +201,10 @@ class Extractor:
                 item.relations.append(RelationFact(rel_type, head, tail, confidence, "model"))
 
     def _checked_relations(self, item: DocumentFacts) -> list[RelationFact]:
-        """Relations whose type and endpoint labels the schema allows; others are rejected."""
+        """Relations whose type and endpoint labels the schema allows; others are rejected.
+        A relation stated by several rules or the model is kept once, most confident first."""
         kept, seen = [], set()
-        for fact in item.relations:
+        for fact in sorted(item.relations, key=lambda f: -f.confidence):
             if not fact.head.node_id or not fact.tail.node_id or fact.head.key == fact.tail.key:
                 continue
             try:
@@ -258,6 +259,9 @@ def merge_model_mentions(item: DocumentFacts, found: list[Mention], schema: Sche
             continue
         item.mentions = [m for m in item.mentions if m not in overlapping]
         item.mentions.append(mention)
+        for fact in item.relations:  # what the rules said about the replaced NER mentions stands
+            fact.head = mention if fact.head in overlapping else fact.head
+            fact.tail = mention if fact.tail in overlapping else fact.tail
         merged.append(mention)
     return merged
 
