@@ -239,3 +239,20 @@ def test_documents_from_text_folders_and_csv(tmp_path: Path) -> None:
     assert problems.count == 1
     with pytest.raises(InputError, match="--text-field"):
         list(read_documents(table, ProblemLog(), text_field="text"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tim Cook works for Apple in Cupertino.", ("WORKS_FOR", "tim-cook", "apple")),
+        ("Mary Jones lives in Paris.", ("LIVES_IN", "mary-jones", "paris")),
+        ("Acme Corp., based in Boston, makes tools.", ("BASED_IN", "acme", "boston")),
+        ("John Smith, a spokesman for Acme Corp., said nothing.", ("WORKS_FOR", "john-smith", "acme")),
+    ],
+)
+def test_dependency_rules_state_relations(shop, text: str, expected: tuple[str, str, str]) -> None:  # type: ignore[no-untyped-def]
+    _, _, _, extractor = shop
+    facts = next(iter(extractor.extract([DocumentRecord(id="rule", text=text, source="test")])))
+    found = {(r.rel_type, r.head.node_id, r.tail.node_id) for r in facts.relations}
+    assert expected in found, (found, [(m.text, m.label) for m in facts.mentions])
+    assert all(r.method.startswith("rule:") and 0 < r.confidence <= 1 for r in facts.relations)
