@@ -177,7 +177,10 @@ class Extractor:
                         owners.append((item, offset))
         if not sentences:
             return
-        predictions = self.model.predict([[t.text for t in words] for words in sentences])
+        predictions = self.model.predict(
+            [[t.text for t in words] for words in sentences],
+            min_confidence=self.settings.min_relation_confidence,
+        )
         for words, (item, offset), prediction in zip(sentences, owners, predictions, strict=True):
             found: list[Mention] = []
             for span, confidence in zip(

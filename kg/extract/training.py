@@ -82,11 +82,16 @@ class ExtractionModel:
         return self.network.config
 
     def predict(
-        self, sentences: list[list[str]], *, progress: ProgressReporter | None = None, threads: int = 1
+        self,
+        sentences: list[list[str]],
+        *,
+        progress: ProgressReporter | None = None,
+        threads: int = 1,
+        min_confidence: float = 0.5,
     ) -> list[Prediction]:
         with torch_threads(threads):
             encoded = self.encoder.encode(sentences, progress=progress)
-            return predict_sentences(self.network, encoded, sentences)
+            return predict_sentences(self.network, encoded, sentences, min_confidence=min_confidence)
 
     @classmethod
     def load(cls, run_dir: Path) -> ExtractionModel:
