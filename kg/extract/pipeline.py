@@ -32,7 +32,9 @@ from kg.progress import ProgressReporter, SilentProgress
 from kg.schema import Schema
 from kg.store.base import GraphStore
 
-WRITE_BATCHES = 16  # nlp.pipe batches per store write: each write has a fixed cost of a few queries
+# nlp.pipe batches per pipe call and store write: a write has the fixed cost of a few
+# queries, and a pipe call with n_process > 1 starts its workers.
+WRITE_BATCHES = 16
 MODEL_MAX_WORDS = 150  # longer "sentences" (tables, lists) are not sent to the joint model
 _BREAK = re.compile(r"\n\s*\n|(?<=[.!?])\s+")
 
@@ -113,7 +115,7 @@ class Extractor:
         batch: list[DocumentRecord] = []
         for document in documents:
             batch.append(document)
-            if len(batch) >= self.settings.batch_size * 4:
+            if len(batch) >= self.settings.batch_size * WRITE_BATCHES:
                 yield from self._extract_batch(batch)
                 progress.advance(len(batch))
                 batch = []
@@ -157,7 +159,7 @@ class Extractor:
         if not english:
             item.note = f"language {item.language}: only catalogue names matched"
         item.mentions += mentions
-        if item.language == "en":
+        if english:
             item.relations += self.rules.find(doc, mentions, offset=offset)
 
     def _apply_model(
