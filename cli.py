@@ -692,7 +692,7 @@ def recommend(
         if write:
             write_recommendations(store, frame, recommender.name)
     print_notes(err_console, recommender.notes)
-    shown = frame if explain else frame.drop(columns=["reason", "signal", "cypher"], errors="ignore")
+    shown = frame.drop(columns=["user"] if explain else ["user", "reason", "signal", "cypher"], errors="ignore")
     console.print(recommendations_table(shown, f"Recommendations for user {user}"))
     if explain and not frame.empty:
         console.print(cypher_panel(frame))
@@ -759,7 +759,7 @@ def segment(
     """Cluster users on their embeddings and behaviour; write and profile the segments."""
     from kg.progress import rich_progress
     from kg.recommend.report import print_notes
-    from kg.recommend.service import segment_graph
+    from kg.recommend.segments import segment_graph
     from kg.render import frame_table
     from kg.store import open_store
 
@@ -780,8 +780,8 @@ def evaluate(
 ) -> None:
     """Offline evaluation: fused recommender, each signal and the baselines on one seeded 75/25 split."""
     from kg.progress import rich_progress
+    from kg.recommend.evaluate import evaluate_graph
     from kg.recommend.report import evaluation_table, print_notes
-    from kg.recommend.service import evaluate_graph
     from kg.store import open_store
 
     settings = state.settings()

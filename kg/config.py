@@ -124,7 +124,7 @@ class RecommendSettings(BaseModel):
     seed: int = 42
     tune_max_users: int = Field(default=3000, gt=0, description="Validation users sampled for tuning.")
     dense_item_limit: int = Field(default=20_000, gt=0, description="Above it, item-item models keep top neighbours only.")
-    kge_model: str | None = Field(default=None, description="KGE model of the in-memory fits (None: embeddings.model).")
+    kge_model: str = Field(default="distmult", description="KGE model `kg evaluate` trains in memory on its splits.")
     kge_epochs: int = Field(default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation).")
     kge_dim: int = Field(default=64, gt=0, description="Embedding size of the in-memory KGE fits.")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from cypher import load_query
@@ -18,6 +19,11 @@ from kg.ingest import ingest_path
 from kg.progress import rich_progress
 from kg.render import counts_table, frame_table, ingest_table
 from kg.store import GraphStore, open_store
+
+# The demo describes the catalogue (users' text is their purchases, which the model sees
+# anyway) and caps training so the stage stays around a minute on two cores.
+DEMO_TEXT_LABELS = ("Item", "Brand", "Category", "Material")
+DEMO_EPOCHS = 60
 
 
 def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = None, seed: int = 7) -> None:
@@ -38,6 +44,10 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
             console.print(frame_table(frame, title=f"{name}: {query.description}"))
         console.rule("[bold]4. Extract facts from product descriptions and reviews")
         _extract_text(store, settings, shop_dir, console)
+        console.rule("[bold]5. Describe nodes and learn text-aware graph embeddings")
+        _embed_graph(store, settings, console)
+        console.rule("[bold]6. Recommend, explain, target and segment")
+        _recommend_and_target(store, settings, console)
     console.rule(f"[bold green]Demo finished in {time.perf_counter() - started:.0f}s")
     console.print(f"Explore it: kg stats, kg query top-customers --param k=20 (store: {settings.store})")
 
@@ -80,3 +90,56 @@ def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console
     console.print(
         frame_table(brands, title="Brands most talked about (any spelling, linked to the catalogue)")
     )
+
+
+def _embed_graph(store: GraphStore, settings: Settings, console: Console) -> None:
+    """`kg enrich` on the catalogue (facts from each node's neighbourhood -> MiniLM vectors),
+    `kg train --text` (DistMult fused with those vectors, evaluated, registered, written
+    back as embedding_distmult) and `kg predict` for one customer."""
+    from embeddings.enrich import enrich_store
+    from embeddings.predict import predict_links
+    from embeddings.report import enrich_table, metrics_table
+    from embeddings.workflow import train_from_store
+
+    with rich_progress(console) as progress:
+        enriched = enrich_store(settings, store, labels=DEMO_TEXT_LABELS, progress=progress)
+    console.print(enrich_table(enriched))
+    with rich_progress(console) as progress:
+        report = train_from_store(settings, store, text=True, progress=progress, num_epochs=DEMO_EPOCHS)
+    console.print(metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples"))
+    user = "User:U00001"
+    predicted = predict_links(report.trained, store, head=user, relation="PURCHASED", k=5)
+    console.print(frame_table(predicted, title=f"kg predict {user} PURCHASED: likely next purchases"))
+
+
+def _recommend_and_target(store: GraphStore, settings: Settings, console: Console) -> None:
+    """Fit the fused recommender, explain two users' recommendations, write them all back,
+    find an audience for one product and segment the customers."""
+    from kg.recommend.audience import audience
+    from kg.recommend.report import cypher_panel, print_notes, recommendations_table
+    from kg.recommend.segments import segment_graph
+    from kg.recommend.service import load_recommender, write_all_recommendations
+
+    with rich_progress(console) as progress:
+        recommender = load_recommender(store, settings, progress=progress)
+    print_notes(console, recommender.notes)
+    weights = ", ".join(f"{name} {w:g}" for name, w in recommender.weights.items() if w > 0)
+    console.print(f"Fusion weights learned on a validation split: {weights}")
+    graph = recommender.graph
+    activity = graph.matrix.sum(axis=1).A1
+    by_activity = np.argsort(-activity, kind="stable")
+    samples = [graph.user_ids[i] for i in by_activity[[len(activity) // 4, len(activity) // 2]]]
+    for user in samples:
+        frame = recommender.recommend(user, 5)
+        console.print(recommendations_table(frame.drop(columns=["user"]), f"Recommendations for {user}"))
+    console.print(cypher_panel(frame.head(1)))
+    with rich_progress(console) as progress:
+        written = write_all_recommendations(store, recommender, progress=progress)
+    console.print(f"Wrote {written:,} RECOMMENDED edges ({recommender.name}); see: kg query user-recommendations")
+    product = graph.item_ids[np.argsort(-graph.item_popularity, kind="stable")[len(graph.item_ids) // 10]]
+    targets = audience(recommender, product, 8).drop(columns=["item"])
+    title = f"Audience for {graph.item_name(graph.item_index(product))} ({product})"
+    console.print(recommendations_table(targets, title))
+    segmentation, table, notes = segment_graph(store, settings, 8)
+    print_notes(console, notes)
+    console.print(frame_table(table, title=f"Customer segments ({segmentation.model})"))

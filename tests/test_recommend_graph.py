@@ -8,6 +8,7 @@ check the answers against the graph itself.
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +23,11 @@ from kg.ingest import ingest_path
 from kg.recommend.audience import audience
 from kg.recommend.filters import ItemFilter
 from kg.recommend.interactions import InteractionGraph, export_interactions
-from kg.recommend.model import Recommender
+from kg.recommend.model import Recommender, fit_recommender
 from kg.recommend.segments import segment_table, segment_users, write_segments
 from kg.recommend.service import load_recommender, write_all_recommendations
+from kg.recommend.signals.base import ScorerContext
+from kg.recommend.signals.kge import LinkPrediction, graph_triples
 from kg.recommend.writeback import write_recommendations
 from kg.store import GraphStore, open_store
 
@@ -262,3 +265,25 @@ def test_saved_recommender_is_reused_until_the_graph_changes(
     assert "P00001" not in set(changed.recommend(NEW_USER, 10)["item"])
     assert any("kge" in note for note in changed.notes)  # no KGE model trained: said, not failed
     assert Path(shop_settings.data_dir / "recommender" / "recommender.joblib").is_file()
+
+
+def test_link_prediction_learns_the_interactions_and_fuses(recommender: Recommender) -> None:
+    """Real PyKEEN training (a few epochs of DistMult) on the graph's triples."""
+    graph = recommender.graph
+    triples = graph_triples(graph)
+    assert set(triples["relation"]) == {"PURCHASED", "VIEWED", "HAS_BRAND", "IN_CATEGORY", "MADE_OF"}
+    assert triples["tail"].str.startswith(("Item:", "Brand:", "Category:", "Material:")).all()
+    context = ScorerContext(kge_model="distmult", kge_epochs=8, kge_dim=32)
+    kge = LinkPrediction(context)
+    kge.fit(graph)
+    users = np.arange(graph.n_users)
+    scores = kge.score(users, graph.matrix)
+    assert scores.shape == (graph.n_users, graph.n_items) and np.isfinite(scores).all()
+    seen = graph.matrix.toarray() > 0
+    assert scores[seen].mean() > scores[~seen].mean()  # it learned who interacts with what
+    state = pickle.loads(pickle.dumps(kge))
+    assert state.trained is None and state.run_id == kge.run_id  # saved models keep the run id only
+    config = RecommendSettings(signals=["ease", "kge", "popularity"])
+    fused = fit_recommender(graph, config, context, pretrained={"kge": kge})
+    assert set(fused.weights) == {"ease", "kge", "popularity"}
+    assert len(fused.recommend("U00004", 5)) == 5

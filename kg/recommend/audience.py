@@ -18,7 +18,7 @@ from kg.errors import NotFoundError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.filters import items_with_attribute
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.model import USER_CHUNK, Recommender
+from kg.recommend.model import Recommender, user_chunk
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,9 @@ def audience(
     best_item = np.zeros(graph.n_users, dtype=np.int64)
     personal_rank = np.zeros(graph.n_users, dtype=np.int64)
     try:
-        for start in range(0, graph.n_users, USER_CHUNK):
-            users = np.arange(start, min(graph.n_users, start + USER_CHUNK))
+        step = user_chunk(graph.n_items)
+        for start in range(0, graph.n_users, step):
+            users = np.arange(start, min(graph.n_users, start + step))
             history = graph.matrix[users]
             total, _, _ = recommender.fused_scores(users, history)
             total[history.nonzero()] = -np.inf

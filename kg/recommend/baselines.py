@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from kg.recommend.interactions import InteractionGraph
 from kg.recommend.signals.base import NO_USER, Grid, Scorer
+from kg.recommend.threads import single_threaded
 
 
 class ImplicitMF(Scorer):
@@ -30,9 +31,9 @@ class ImplicitMF(Scorer):
         return classes[self.name](**self.params, random_state=self.context.seed)
 
     def fit(self, graph: InteractionGraph) -> None:
-        model = self._model()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # implicit warns about BLAS threads
+        with single_threaded(user_api="blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # implicit checks the BLAS threads when it starts
+            model = self._model()
             model.fit(graph.matrix.astype(np.float32), show_progress=False)
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)

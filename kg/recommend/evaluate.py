@@ -10,24 +10,26 @@ against the held-out 25%. No model sees the test interactions before it is score
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from kg.config import RecommendSettings
+from kg.config import RecommendSettings, Settings
 from kg.progress import ProgressReporter, SilentProgress
-from kg.recommend.interactions import InteractionGraph
+from kg.recommend.interactions import InteractionGraph, export_interactions
 from kg.recommend.metrics import ranking_metrics, top_k
-from kg.recommend.model import Recommender, available_signals, fit_recommender
+from kg.recommend.model import Recommender, available_signals, fit_recommender, user_chunk
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
 from kg.recommend.split import split_per_user
 from kg.recommend.tuning import trial_count, tune, validation_set
-
-EVAL_CHUNK = 2048
+from kg.store.base import GraphStore
 
 
 @dataclass
@@ -158,8 +160,9 @@ def _baselines(
 def _rank(score, train: InteractionGraph, users: np.ndarray, k: int) -> np.ndarray:
     """Top-k unseen items for every user, in chunks so big catalogues fit in memory."""
     parts = []
-    for start in range(0, len(users), EVAL_CHUNK):
-        chunk = users[start : start + EVAL_CHUNK]
+    step = user_chunk(train.n_items)
+    for start in range(0, len(users), step):
+        chunk = users[start : start + step]
         history = train.matrix[chunk]
         parts.append(top_k(score(chunk, history), k, exclude=history))
     return np.vstack(parts) if parts else np.zeros((0, k), dtype=np.int64)
@@ -198,3 +201,32 @@ def _weights_text(recommender: Recommender, cold: bool) -> str:
 
 def scorer_descriptions(names: list[str]) -> dict[str, str]:
     return {name: scorer_class(name).description for name in names}
+
+
+def evaluate_graph(
+    store: GraphStore, settings: Settings, *, k: int | None = None, progress: ProgressReporter | None = None
+) -> tuple[Evaluation, Path]:
+    """Evaluate on the store's interactions; save the table as CSV and JSON under reports/."""
+    graph = export_interactions(store, settings.recommend, progress)
+    evaluation = evaluate(
+        graph, settings.recommend, ScorerContext.from_settings(settings), k=k, progress=progress
+    )
+    folder = settings.data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"evaluate-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    evaluation.table.to_csv(stem.with_suffix(".csv"), index=False)
+    summary = {
+        "k": evaluation.k,
+        "seed": evaluation.seed,
+        "users": evaluation.users,
+        "items": evaluation.items,
+        "train_interactions": evaluation.train_interactions,
+        "test_interactions": evaluation.test_interactions,
+        "seconds": round(evaluation.seconds, 1),
+        "weights": evaluation.weights,
+        "cold_weights": evaluation.cold_weights,
+        "notes": evaluation.notes,
+        "rows": evaluation.table.to_dict("records"),
+    }
+    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    return evaluation, stem.with_suffix(".json")

@@ -105,10 +105,17 @@ class InteractionGraph:
     def has_item(self, item_id: str) -> bool:
         return str(item_id) in self._item_positions
 
+    @cached_property
+    def item_names(self) -> np.ndarray:
+        """Display name per item: its name, or its id when it has none."""
+        names = self.items["name"] if "name" in self.items else pd.Series([None] * self.n_items)
+        named = names.notna().to_numpy() & (names.astype(str).str.len() > 0).to_numpy()
+        return np.where(named, names.astype(str).to_numpy(dtype=object), self.item_ids.astype(str)).astype(
+            object
+        )
+
     def item_name(self, index: int) -> str:
-        """Display name of an item (its id when it has no name)."""
-        name = self.items["name"].iat[index] if "name" in self.items else None
-        return str(name) if isinstance(name, str) and name else str(self.item_ids[index])
+        return str(self.item_names[index])
 
     def relation_between(self, user: int, item: int) -> str | None:
         """The first configured interaction type that links ``user`` to ``item``."""

@@ -30,9 +30,16 @@ from kg.recommend.interactions import InteractionGraph
 from kg.recommend.metrics import top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext
+from kg.recommend.threads import single_threaded
 from kg.recommend.tuning import TunedScorer, ValidationSet, trial_count, tune, validation_set
 
-USER_CHUNK = 1024
+SMALL_BATCH = 8  # up to this many users, scoring runs on one BLAS thread (less overhead)
+CHUNK_SCORES = 2**24  # scores per signal held at once when scoring users in chunks (64 MB)
+
+
+def user_chunk(n_items: int) -> int:
+    """Users per chunk, so a chunk's score matrices stay small for any catalogue size."""
+    return max(1, min(1024, CHUNK_SCORES // max(n_items, 1)))
 
 
 @dataclass
@@ -126,8 +133,9 @@ class Recommender:
         """Recommendations for many users, one frame per chunk of users."""
         allowed = item_filter.allowed(self.graph) if item_filter else None
         progress = progress or SilentProgress()
-        for start in range(0, len(users), USER_CHUNK):
-            chunk = users[start : start + USER_CHUNK]
+        step = user_chunk(self.graph.n_items)
+        for start in range(0, len(users), step):
+            chunk = users[start : start + step]
             history = self._history(chunk)
             yield self._top_items(chunk, history, k or self.k, allowed, explain, exclude=history)
             progress.advance(len(chunk))
@@ -158,48 +166,42 @@ class Recommender:
         *,
         exclude: sp.csr_matrix,
     ) -> pd.DataFrame:
-        total, signals, is_cold = self.fused_scores(users, history)
-        if allowed is not None:
-            total[:, ~allowed] = -np.inf
-        best = top_k(total, k, exclude=exclude)
-        rows = []
-        for row, user in enumerate(users):
-            for rank, item in enumerate(best[row], start=1):
-                score = float(total[row, item])
-                if not np.isfinite(score) or exclude[row, item]:
-                    break  # fewer allowed unseen items than k
-                record: dict[str, Any] = {
-                    "user": self.graph.user_ids[user] if user != NO_USER else None,
-                    "rank": rank,
-                    "item": self.graph.item_ids[item],
-                    "name": self.graph.item_name(int(item)),
-                    "score": round(score, 4),
-                }
-                if explain:
-                    weights = self.cold_weights if is_cold[row] else self.weights
-                    found = self.explain_item(
-                        None if user == NO_USER else int(user), history[row], int(item), signals, weights, row
-                    )
-                    record |= {"reason": found.reason, "signal": found.signal, "cypher": found.inline()}
-                rows.append(record)
-        columns = [
-            "user",
-            "rank",
-            "item",
-            "name",
-            "score",
-            *(["reason", "signal", "cypher"] if explain else []),
-        ]
-        return pd.DataFrame(rows, columns=columns)
+        with single_threaded(len(users) <= SMALL_BATCH):
+            total, signals, is_cold = self.fused_scores(users, history)
+            if allowed is not None:
+                total[:, ~allowed] = -np.inf
+            best = top_k(total, k, exclude=exclude)
+            columns: dict[str, list[Any]] = {name: [] for name in ("user", "rank", "item", "name", "score")}
+            if explain:
+                columns |= {"reason": [], "signal": [], "cypher": []}
+            for row, user in enumerate(users):
+                seen = set(exclude[row].indices)
+                for rank, item in enumerate(best[row], start=1):
+                    score = float(total[row, item])
+                    if not np.isfinite(score) or item in seen:
+                        break  # fewer allowed unseen items than k
+                    columns["user"].append(self.graph.user_ids[user] if user != NO_USER else None)
+                    columns["rank"].append(rank)
+                    columns["item"].append(self.graph.item_ids[item])
+                    columns["name"].append(self.graph.item_names[item])
+                    columns["score"].append(round(score, 4))
+                    if explain:
+                        weights = self.cold_weights if is_cold[row] else self.weights
+                        user_row = None if user == NO_USER else int(user)
+                        found = self.explain_item(user_row, history[row], int(item), signals, weights, row)
+                        columns["reason"].append(found.reason)
+                        columns["signal"].append(found.signal)
+                        columns["cypher"].append(found.inline())
+        return pd.DataFrame(columns)
 
     def explain(self, user: int, item: int) -> Explanation:
         """Why ``item`` suits ``user`` (graph row indices), from the user's full history."""
         users = np.array([user])
         history = self._history(users)
-        _, signals, is_cold = self.fused_scores(users, history)
-        return self.explain_item(
-            user, history[0], item, signals, self.cold_weights if is_cold[0] else self.weights
-        )
+        with single_threaded():
+            _, signals, is_cold = self.fused_scores(users, history)
+            weights = self.cold_weights if is_cold[0] else self.weights
+            return self.explain_item(user, history[0], item, signals, weights)
 
     def explain_item(
         self,

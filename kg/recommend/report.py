@@ -15,20 +15,18 @@ from kg.recommend.evaluate import Evaluation
 METRIC_COLUMNS = ("P@{k}", "R@{k}", "nDCG@{k}", "MAP@{k}", "HR@{k}", "coverage", "novelty")
 
 
+HIDDEN = ("cypher", "signal")  # printed separately (cypher_panel) or internal
+RIGHT_ALIGNED = ("rank", "score", "rank_for_user")
+
+
 def recommendations_table(frame: pd.DataFrame, title: str) -> Table:
-    """Rank, item, name, score, and the reason when the frame has one."""
+    """The frame's columns in its order (recommendations, similar items, audiences), with
+    rows separated when there are reasons to read."""
     table = Table(title=title, show_lines="reason" in frame)
-    columns = [
-        c
-        for c in ("rank", "item", "name", "score", "reason", "user", "rank_for_user")
-        if c in frame and frame[c].notna().any()
-    ]
+    columns = [c for c in frame.columns if c not in HIDDEN and frame[c].notna().any()]
     for column in columns:
-        table.add_column(
-            column.replace("_", " "),
-            justify="right" if column in ("rank", "score", "rank_for_user") else "left",
-            overflow="fold",
-        )
+        justify = "right" if column in RIGHT_ALIGNED else "left"
+        table.add_column(column.replace("_", " "), justify=justify, overflow="fold")
     for row in frame.itertuples(index=False):
         values = row._asdict()
         table.add_row(*(_cell(values[c]) for c in columns))

@@ -24,8 +24,11 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import StandardScaler
 
+from kg.config import Settings
 from kg.errors import InputError
-from kg.recommend.interactions import InteractionGraph
+from kg.progress import ProgressReporter
+from kg.recommend.interactions import InteractionGraph, export_interactions
+from kg.recommend.service import live_kge_model
 from kg.recommend.signals.base import ScorerContext
 from kg.recommend.signals.spectral import SpectralFilter
 from kg.store.base import FROM_ID, TO_ID, GraphStore
@@ -215,3 +218,34 @@ def segment_table(segmentation: Segmentation) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def segment_graph(
+    store: GraphStore,
+    settings: Settings,
+    k: int,
+    *,
+    write: bool = True,
+    progress: ProgressReporter | None = None,
+) -> tuple[Segmentation, pd.DataFrame, list[str]]:
+    """Segment every user on KGE (else spectral) embeddings and behaviour; write them."""
+    graph = export_interactions(store, settings.recommend, progress)
+    trained, why_not = live_kge_model(store, settings)
+    embeddings, source, notes = None, "spectral", []
+    if trained is not None:
+        entities = ["User:" + str(u) for u in graph.user_ids]
+        known = np.array([e in trained.entity_to_id for e in entities])
+        if known.all():
+            embeddings, source = trained.entity_embeddings(entities), f"kge:{trained.run_id}"
+        else:
+            notes.append(
+                f"{(~known).sum()} users are not in KGE model {trained.run_id}; using spectral embeddings"
+            )
+    else:
+        notes.append(f"{why_not}; segmenting on spectral graph embeddings")
+    segmentation = segment_users(
+        graph, k, seed=settings.recommend.seed, embeddings=embeddings, embedding_source=source
+    )
+    if write:
+        write_segments(store, graph, segmentation)
+    return segmentation, segment_table(segmentation), notes

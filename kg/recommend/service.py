@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,9 @@ from filelock import FileLock
 from kg.config import Settings
 from kg.errors import KGError
 from kg.progress import ProgressReporter, SilentProgress
-from kg.recommend.evaluate import Evaluation, evaluate
 from kg.recommend.filters import ItemFilter
 from kg.recommend.interactions import PATH_SEPARATOR, export_interactions
 from kg.recommend.model import Recommender, fit_recommender
-from kg.recommend.segments import Segmentation, segment_table, segment_users, write_segments
 from kg.recommend.signals.base import ScorerContext
 from kg.recommend.signals.kge import LinkPrediction
 from kg.recommend.writeback import write_recommendations
@@ -44,6 +42,8 @@ def model_path(settings: Settings) -> Path:
 
 def live_kge_model(store: GraphStore, settings: Settings) -> tuple[Any | None, str | None]:
     """The KGE model ``kg train`` registered for this graph, or None and why not."""
+    if not registry_state(settings):
+        return None, "link prediction (kge) is off: no KGE model trained yet (run `kg train` to add it)"
     try:
         from embeddings.registry import load_model
 
@@ -52,9 +52,20 @@ def live_kge_model(store: GraphStore, settings: Settings) -> tuple[Any | None, s
         return None, f"link prediction (kge) is off: {exc}".replace("\n", " ")
 
 
-def graph_fingerprint(store: GraphStore, settings: Settings, kge_run: str | None = None) -> str:
+def registry_state(settings: Settings) -> list[tuple[str, int]]:
+    """Names and modification times in the KGE registry folder: changes whenever a model
+    is trained, selected or removed, and is read without loading PyTorch."""
+    folder = settings.models_dir
+    if not folder.is_dir():
+        return []
+    return sorted((entry.name, entry.stat().st_mtime_ns) for entry in folder.iterdir())
+
+
+def graph_fingerprint(
+    store: GraphStore, settings: Settings, registry: list[tuple[str, int]] | None = None
+) -> str:
     """What the recommender depends on: nodes and relationships it reads, its settings,
-    the KGE model run."""
+    the state of the KGE model registry."""
     config = settings.recommend
     rels = set(config.interaction_relations)
     for path in [*config.item_attribute_paths, *config.user_cohort_paths]:
@@ -66,7 +77,7 @@ def graph_fingerprint(store: GraphStore, settings: Settings, kge_run: str | None
         "relationships": {rel: counts.relationships.get(rel, 0) for rel in sorted(rels)},
         "recommend": config.model_dump(mode="json"),
         "embeddings": settings.embeddings.model_dump(mode="json"),
-        "kge_run": kge_run,
+        "kge_registry": registry or [],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -77,23 +88,27 @@ def load_recommender(
     """The fitted recommender for this graph: from disk if still current, else fitted now."""
     path = model_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    config, notes, pretrained = settings.recommend, [], {}
-    context = ScorerContext.from_settings(settings)
-    if "kge" in config.signals:
-        trained, why_not = live_kge_model(store, settings)
-        if trained is None:
-            config = config.model_copy(update={"signals": [s for s in config.signals if s != "kge"]})
-            notes.append(str(why_not))
-        else:
-            pretrained["kge"] = LinkPrediction(context, trained=trained)
-    fingerprint = graph_fingerprint(store, settings, getattr(pretrained.get("kge"), "run_id", None))
+    fingerprint = graph_fingerprint(store, settings, registry_state(settings))
     with FileLock(str(path) + ".lock"):
         cached = None if refit else _load_cached(path, fingerprint)
+        kge = [s for s in cached.scorers.values() if isinstance(s, LinkPrediction)] if cached else []
+        if cached is not None and kge:
+            trained, _ = live_kge_model(store, settings)
+            cached = cached if trained is not None and trained.run_id == kge[0].run_id else None
+            if cached is not None:
+                kge[0].reattach(trained)
         if cached is not None:
-            for scorer in cached.scorers.values():
-                if isinstance(scorer, LinkPrediction):
-                    scorer.reattach(pretrained["kge"].trained)
             return cached
+        config, notes, pretrained = settings.recommend, [], {}
+        context = ScorerContext.from_settings(settings)
+        if "kge" in config.signals:
+            trained, why_not = live_kge_model(store, settings)
+            if trained is None:
+                config = config.model_copy(update={"signals": [s for s in config.signals if s != "kge"]})
+                notes.append(str(why_not))
+            else:  # tuning fits in-memory models of the same kind on the validation split
+                context = replace(context, kge_model=trained.model_name)
+                pretrained["kge"] = LinkPrediction(context, trained=trained)
         progress = progress or SilentProgress()
         graph = export_interactions(store, config, progress)
         recommender = fit_recommender(graph, config, context, pretrained=pretrained, progress=progress)
@@ -134,63 +149,3 @@ def write_all_recommendations(
     return write_recommendations(
         store, pd.concat(frames, ignore_index=True), recommender.name, recommender.created_at
     )
-
-
-def segment_graph(
-    store: GraphStore,
-    settings: Settings,
-    k: int,
-    *,
-    write: bool = True,
-    progress: ProgressReporter | None = None,
-) -> tuple[Segmentation, pd.DataFrame, list[str]]:
-    """Segment every user on KGE (else spectral) embeddings and behaviour; write them."""
-    graph = export_interactions(store, settings.recommend, progress)
-    trained, why_not = live_kge_model(store, settings)
-    embeddings, source, notes = None, "spectral", []
-    if trained is not None:
-        entities = ["User:" + str(u) for u in graph.user_ids]
-        known = np.array([e in trained.entity_to_id for e in entities])
-        if known.all():
-            embeddings, source = trained.entity_embeddings(entities), f"kge:{trained.run_id}"
-        else:
-            notes.append(
-                f"{(~known).sum()} users are not in KGE model {trained.run_id}; using spectral embeddings"
-            )
-    else:
-        notes.append(f"{why_not}; segmenting on spectral graph embeddings")
-    segmentation = segment_users(
-        graph, k, seed=settings.recommend.seed, embeddings=embeddings, embedding_source=source
-    )
-    if write:
-        write_segments(store, graph, segmentation)
-    return segmentation, segment_table(segmentation), notes
-
-
-def evaluate_graph(
-    store: GraphStore, settings: Settings, *, k: int | None = None, progress: ProgressReporter | None = None
-) -> tuple[Evaluation, Path]:
-    """Evaluate on the store's interactions; save the table as CSV and JSON under reports/."""
-    graph = export_interactions(store, settings.recommend, progress)
-    evaluation = evaluate(
-        graph, settings.recommend, ScorerContext.from_settings(settings), k=k, progress=progress
-    )
-    folder = settings.data_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"evaluate-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
-    evaluation.table.to_csv(stem.with_suffix(".csv"), index=False)
-    summary = {
-        "k": evaluation.k,
-        "seed": evaluation.seed,
-        "users": evaluation.users,
-        "items": evaluation.items,
-        "train_interactions": evaluation.train_interactions,
-        "test_interactions": evaluation.test_interactions,
-        "seconds": round(evaluation.seconds, 1),
-        "weights": evaluation.weights,
-        "cold_weights": evaluation.cold_weights,
-        "notes": evaluation.notes,
-        "rows": evaluation.table.to_dict("records"),
-    }
-    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
-    return evaluation, stem.with_suffix(".json")

@@ -40,10 +40,15 @@ class ValidationSet:
         return ndcg_at_k(top_k(scores, k, exclude=self.history), self.held_out)
 
 
+VALIDATION_SCORES = 2**26  # validation scores kept per signal for fusion (256 MB)
+
+
 def validation_set(graph: InteractionGraph, fraction: float, seed: int, max_users: int) -> ValidationSet:
-    """Split ``graph``'s interactions per user; keep at most ``max_users`` scored users."""
+    """Split ``graph``'s interactions per user; keep at most ``max_users`` scored users
+    (fewer for big catalogues, so each signal's validation scores stay in memory)."""
     split = split_per_user(graph.matrix, fraction, seed)
     users = split.users
+    max_users = max(1, min(max_users, VALIDATION_SCORES // max(graph.n_items, 1)))
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
     return ValidationSet(graph.with_interactions(split.train), users, split.held_out[users])

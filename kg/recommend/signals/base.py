@@ -42,7 +42,7 @@ class ScorerContext:
         return cls(
             seed=settings.recommend.seed,
             dense_item_limit=settings.recommend.dense_item_limit,
-            kge_model=settings.recommend.kge_model or settings.embeddings.model,
+            kge_model=settings.recommend.kge_model,
             kge_epochs=settings.recommend.kge_epochs,
             kge_dim=settings.recommend.kge_dim,
             text_model=settings.embeddings.text_model,

@@ -42,10 +42,10 @@ def item_item_weights(
 ) -> np.ndarray | sp.csr_matrix:
     """``transform(left @ right)`` with a zero diagonal and the top ``neighbours`` per row.
 
-    Dense for catalogues up to ``dense_limit`` items, block-wise sparse above it."""
+    Dense when every neighbour is kept (catalogues up to ``dense_limit`` items), else
+    computed in row blocks and kept sparse."""
     n = left.shape[0]
-    dense = n <= dense_limit
-    if dense and neighbours is None:
+    if n <= dense_limit and neighbours is None:
         weights = transform(as_dense(left @ right), slice(0, n))
         np.fill_diagonal(weights, 0.0)
         return weights.astype(np.float32, copy=False)
@@ -58,8 +58,7 @@ def item_item_weights(
         local = np.arange(rows.stop - rows.start)
         values[local, local + start] = 0.0
         pieces.append(_top_per_row(values, keep))
-    weights = sp.vstack(pieces, format="csr", dtype=np.float32)
-    return weights.toarray() if dense else weights
+    return sp.vstack(pieces, format="csr", dtype=np.float32)
 
 
 def _top_per_row(values: np.ndarray, keep: int) -> sp.csr_matrix:
@@ -87,9 +86,8 @@ class ItemItemScorer(Scorer):
         seen = history.indices
         if not len(seen):
             return None
-        column = self.weights[seen, item]
-        weight = as_dense(column).ravel()
-        co_users = as_dense(graph.columns[:, seen].T @ graph.columns[:, item]).ravel()
+        weight = self._column(item)[seen]
+        co_users = co_interaction_counts(graph, item)[seen]
         contribution = np.where((co_users > 0) & (weight > 0), history.data * weight, -np.inf)
         best = int(np.argmax(contribution))
         if not np.isfinite(contribution[best]):
@@ -97,6 +95,24 @@ class ItemItemScorer(Scorer):
         return PathEvidence(
             "co_interaction", self.name, item, via_item=int(seen[best]), count=int(co_users[best])
         )
+
+    def _column(self, item: int) -> np.ndarray:
+        """``W[:, item]`` as a dense vector: how much each history item adds to ``item``."""
+        if isinstance(self.weights, np.ndarray):
+            return self.weights[:, item]
+        if getattr(self, "_by_item", None) is None:
+            self._by_item = self.weights.tocsc()
+        start, end = self._by_item.indptr[item], self._by_item.indptr[item + 1]
+        column = np.zeros(self.weights.shape[0], dtype=np.float32)
+        column[self._by_item.indices[start:end]] = self._by_item.data[start:end]
+        return column
+
+
+def co_interaction_counts(graph: InteractionGraph, item: int) -> np.ndarray:
+    """For every item, how many users interacted with both it and ``item``."""
+    columns = graph.columns
+    users = columns.indices[columns.indptr[item] : columns.indptr[item + 1]]
+    return np.bincount(graph.matrix[users].indices, minlength=graph.n_items)
 
 
 class ItemKNN(ItemItemScorer):

@@ -37,8 +37,12 @@ class SpectralFilter(Scorer):
         components = min(int(self.params["components"]), min(x.shape) - 1)
         start = np.random.default_rng(self.context.seed).random(min(x.shape))
         _, _, vt = svds(normalised, k=components, v0=start)
-        self.project_in = (vt * (item_degree**-0.5)[None, :]).T.astype(np.float32)  # items x k
-        self.project_out = (vt * (item_degree**0.5)[None, :]).astype(np.float32)  # k x items
+        self.project_in = np.ascontiguousarray(
+            (vt * (item_degree**-0.5)[None, :]).T, dtype=np.float32
+        )  # items x k
+        self.project_out = np.ascontiguousarray(
+            vt * (item_degree**0.5)[None, :], dtype=np.float32
+        )  # k x items
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return as_dense(history @ self.project_in) @ self.project_out
