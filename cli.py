@@ -510,6 +510,10 @@ def train(
     write: Annotated[
         Optional[bool], typer.Option("--write/--no-write", help="Write embedding_<model> onto nodes.")
     ] = None,
+    option: Annotated[
+        Optional[list[str]],
+        typer.Option("--option", "-o", help="Any recipe field as name=value (JSON values), e.g. loss=\"nssa\"."),
+    ] = None,
 ) -> None:
     """Train knowledge-graph embeddings on the graph; evaluate, register and write them back."""
     from embeddings.report import metrics_table
@@ -520,7 +524,7 @@ def train(
     if holdout not in (None, "leave-one-out", "ratio"):
         raise InputError("--holdout must be leave-one-out or ratio.")
     given = {"num_epochs": epochs, "embedding_dim": dim, "lr": lr, "batch_size": batch_size}
-    overrides = {k: v for k, v in given.items() if v is not None}
+    overrides = {k: v for k, v in given.items() if v is not None} | _parse_options(option or [])
     settings = state.settings()
     with open_store(settings) as store, rich_progress(err_console) as progress:
         report = train_from_store(
@@ -533,6 +537,20 @@ def train(
     if report.written:
         console.print("Wrote embeddings: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
     console.print(f"Saved to {report.path}. Next: kg predict User:1 RATED (or any entity and relation).")
+
+
+def _parse_options(items: list[str]) -> dict[str, object]:
+    """``name=value`` pairs; a value that parses as JSON is taken as such (numbers, lists)."""
+    options: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--option {item!r} must look like name=value.")
+        try:
+            options[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[name.strip()] = value
+    return options
 
 
 @models_app.command("list")

