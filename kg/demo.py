@@ -25,11 +25,6 @@ from kg.store import GraphStore, open_store
 DEMO_TEXT_LABELS = ("Item", "Brand", "Category", "Material")
 DEMO_EPOCHS = 60
 
-# The demo describes the catalogue (users' text is their purchases, which the model sees
-# anyway) and caps training so the stage stays around a minute on two cores.
-DEMO_TEXT_LABELS = ("Item", "Brand", "Category", "Material")
-DEMO_EPOCHS = 60
-
 
 def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = None, seed: int = 7) -> None:
     """Generate the shop, load it, and show the graph and a few analyst queries."""
@@ -49,8 +44,6 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
             console.print(frame_table(frame, title=f"{name}: {query.description}"))
         console.rule("[bold]4. Extract facts from product descriptions and reviews")
         _extract_text(store, settings, shop_dir, console)
-        console.rule("[bold]5. Describe nodes and learn text-aware graph embeddings")
-        _embed_graph(store, settings, console)
         console.rule("[bold]5. Describe nodes and learn text-aware graph embeddings")
         _embed_graph(store, settings, console)
         console.rule("[bold]6. Recommend, explain, target and segment")
@@ -150,23 +143,3 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
     segmentation, table, notes = segment_graph(store, settings, 8)
     print_notes(console, notes)
     console.print(frame_table(table, title=f"Customer segments ({segmentation.model})"))
-
-
-def _embed_graph(store: GraphStore, settings: Settings, console: Console) -> None:
-    """`kg enrich` on the catalogue (facts from each node's neighbourhood -> MiniLM vectors),
-    `kg train --text` (DistMult fused with those vectors, evaluated, registered, written
-    back as embedding_distmult) and `kg predict` for one customer."""
-    from embeddings.enrich import enrich_store
-    from embeddings.predict import predict_links
-    from embeddings.report import enrich_table, metrics_table
-    from embeddings.workflow import train_from_store
-
-    with rich_progress(console) as progress:
-        enriched = enrich_store(settings, store, labels=DEMO_TEXT_LABELS, progress=progress)
-    console.print(enrich_table(enriched))
-    with rich_progress(console) as progress:
-        report = train_from_store(settings, store, text=True, progress=progress, num_epochs=DEMO_EPOCHS)
-    console.print(metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples"))
-    user = "User:U00001"
-    predicted = predict_links(report.trained, store, head=user, relation="PURCHASED", k=5)
-    console.print(frame_table(predicted, title=f"kg predict {user} PURCHASED: likely next purchases"))
