@@ -176,6 +176,12 @@ def test_kg_train_models_and_predict_commands(trained_shop: TrainedShop) -> None
     predicted = runner.invoke(app, [*base, "predict", f"User:{user}", "PURCHASED", "-k", "3"], env=env)
     assert predicted.exit_code == 0, predicted.output
     assert predicted.output.count("Item:") == 3 and newest.run_id in predicted.output
+    item = trained_shop.shop.items["id"].iloc[0]
+    heads = runner.invoke(app, [*base, "predict", "?", "PURCHASED", f"Item:{item}", "-k", "2"], env=env)
+    assert heads.exit_code == 0, heads.output
+    assert heads.output.count("User:") == 2 and heads.output.count(f"Item:{item}") == 3  # title + 2 rows
+    both = runner.invoke(app, [*base, "predict", f"User:{user}", "PURCHASED", f"Item:{item}"], env=env)
+    assert both.exit_code != 0 and "'?' RELATION TAIL" in str(both.exception)
 
 
 def test_kg_train_resume_continues_an_interrupted_run(tmp_path: Path) -> None:

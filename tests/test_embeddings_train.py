@@ -129,6 +129,18 @@ def test_resume_continues_an_interrupted_run_exactly(nations: pd.DataFrame, tmp_
     assert np.allclose(resumed.entity_embeddings(), straight.entity_embeddings(), atol=1e-6)
 
 
+def test_early_stopping_ends_on_a_validation_plateau_and_keeps_the_best_weights(nations: pd.DataFrame) -> None:
+    splits = split_triples(nations, seed=1)
+    # evaluate every epoch, stop at the first evaluation that is not 50% better than the best
+    options = {"embedding_dim": 16, "eval_every": 1, "patience": 1, "min_delta": 0.5, "seed": 1}
+    stopped = train_on_splits(splits, "distmult", num_epochs=100, **options)
+    epochs, best = stopped.metrics["epochs"], stopped.metrics["best_epoch"]
+    assert best < epochs < 100
+    # the weights kept are those of the best epoch, not of the last one trained
+    up_to_best = train_on_splits(splits, "distmult", num_epochs=best, **options)
+    assert np.allclose(stopped.entity_embeddings(), up_to_best.entity_embeddings(), atol=1e-6)
+
+
 def test_text_features_make_unseen_entities_scorable(nations: pd.DataFrame, tmp_path: Path) -> None:
     entities = sorted(set(nations["head"]) | set(nations["tail"]))
     vectors = encode_texts([f"the country {e}" for e in entities])
