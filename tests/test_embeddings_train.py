@@ -129,7 +129,7 @@ def test_resume_continues_an_interrupted_run_exactly(nations: pd.DataFrame, tmp_
     assert np.allclose(resumed.entity_embeddings(), straight.entity_embeddings(), atol=1e-6)
 
 
-def test_early_stopping_ends_on_a_validation_plateau_and_keeps_the_best_weights(nations: pd.DataFrame) -> None:
+def test_early_stopping_ends_on_a_plateau_and_keeps_the_best_weights(nations: pd.DataFrame) -> None:
     splits = split_triples(nations, seed=1)
     # evaluate every epoch, stop at the first evaluation that is not 50% better than the best
     options = {"embedding_dim": 16, "eval_every": 1, "patience": 1, "min_delta": 0.5, "seed": 1}
