@@ -115,6 +115,36 @@ def test_recommendations_never_include_seen_items(recommender: Recommender, shop
     assert not set(recommender.recommend("U00001", 20, explain=False)["item"]) & set(seen["item"])
 
 
+@pytest.mark.parametrize(
+    "chosen",
+    [
+        None,
+        ItemFilter(category="Footwear"),
+        ItemFilter(brand="Northpeak", in_stock=True),
+        ItemFilter(max_price=60.0),
+    ],
+    ids=["none", "category", "brand-in-stock", "price"],
+)
+def test_no_seen_item_for_any_user_k_or_filter(recommender: Recommender, chosen: ItemFilter | None) -> None:
+    """For random users and every k up to the whole catalogue: exactly the allowed unseen
+    items are candidates, each at most once, never a seen one."""
+    graph = recommender.graph
+    allowed = chosen.allowed(graph) if chosen else np.ones(graph.n_items, bool)
+    users = np.random.default_rng(0).choice(graph.n_users, size=25, replace=False)
+    for k in (1, 7, graph.n_items):
+        frame = pd.concat(recommender.recommend_users(users, k, chosen, explain=False), ignore_index=True)
+        for user, rows in frame.groupby("user"):
+            row = graph.user_index(user)
+            items = rows["item"].map(graph.item_index).to_numpy()
+            seen = set(graph.matrix[row].indices)
+            candidates = int((allowed & ~np.isin(np.arange(graph.n_items), list(seen))).sum())
+            assert not seen & set(items) and len(set(items)) == len(items)
+            assert allowed[items].all() and len(items) == min(k, candidates)
+            assert list(rows["rank"]) == list(range(1, len(items) + 1))
+    similar = recommender.similar_items("P00003", graph.n_items)
+    assert "P00003" not in set(similar["item"]) and len(similar) == graph.n_items - 1
+
+
 def test_unknown_user_and_item_are_clear_errors(recommender: Recommender) -> None:
     with pytest.raises(NotFoundError, match="No user 'nobody'"):
         recommender.recommend("nobody")
@@ -197,6 +227,12 @@ def test_write_back_twice_leaves_one_set_per_user(recommender: Recommender, shop
     )
     assert len(per_user) == users and set(per_user["n"]) == {4}
     assert set(per_user["lo"]) == {1} and set(per_user["hi"]) == {4}
+    edges = shop_store.query(
+        "MATCH (:User)-[r:RECOMMENDED]->(:Item) RETURN r.score AS score, r.reason AS reason, "
+        "r.cypher AS cypher, r.model AS model, r.created_at AS created_at"
+    )
+    assert edges.notna().all().all() and set(edges["model"]) == {recommender.name}
+    assert set(edges["created_at"]) == {recommender.created_at}
     one = recommender.recommend("U00005", 3)
     write_recommendations(shop_store, one, "another-model")
     rows = shop_store.query(
