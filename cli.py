@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kg.config import Settings, load_settings
 from kg.errors import InputError, KGError
@@ -533,7 +534,7 @@ def train(
         )  # fmt: skip
     console.print(metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples"))
     if report.resumed:
-        console.print("[green]Resumed[/] from the checkpoint of the interrupted run.")
+        console.print("[green]Resumed[/] the interrupted run.")
     if report.written:
         console.print("Wrote embeddings: " + ", ".join(f"{k} {v:,}" for k, v in report.written.items()))
     console.print(f"Saved to {report.path}. Next: kg predict User:1 RATED (or any entity and relation).")
@@ -819,7 +820,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except KGError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except click.exceptions.Abort:
         err_console.print("[yellow]Interrupted.[/] Work already written is kept; run the command again to finish.")
@@ -836,7 +837,7 @@ def main() -> None:
         if os.environ.get("KG_DEBUG"):
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set KG_DEBUG=1 for the traceback)",
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (set KG_DEBUG=1 for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

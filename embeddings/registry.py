@@ -104,6 +104,17 @@ def list_runs(settings: Settings) -> list[RunSummary]:
     return runs
 
 
+def find_run_by_key(settings: Settings, run_key: str) -> Path | None:
+    """The newest intact run whose training had ``run_key`` (same data, options and seed;
+    ``TrainedModel.info['run_key']``), or None."""
+    for run in list_runs(settings):
+        if run.problem is None:
+            spec = json.loads((run.path / "model.json").read_text("utf-8"))
+            if spec.get("info", {}).get("run_key") == run_key:
+                return run.path
+    return None
+
+
 def resolve_run(settings: Settings, run_id: str | None = None) -> Path:
     """The directory of ``run_id``, else of the selected run, else of the newest run."""
     root = registry_dir(settings)

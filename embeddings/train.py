@@ -27,10 +27,10 @@ from pykeen.stoppers import EarlyStopper
 from pykeen.training.callbacks import TrainingCallback
 from pykeen.triples import TriplesFactory
 
+from embeddings.checkpoints import LCWALoop, SLCWALoop
 from embeddings.device import quiet_libraries, resolve_device, use_cpu_threads
 from embeddings.evaluate import metrics_from_result
 from embeddings.export import TripleSplits, graph_fingerprint, split_triples
-from embeddings.lcwa import BatchedLCWATrainingLoop
 from embeddings.model import SAMPLE_TRIPLES, TrainedModel, build_model
 from embeddings.models import ModelRecipe, resolve_recipe
 from embeddings.text_link import feature_matrix
@@ -39,7 +39,7 @@ from kg.progress import ProgressReporter, SilentProgress
 
 # elements of the score tensors one evaluation batch may build (~256 MB of float32)
 EVAL_ELEMENTS = 64_000_000
-TRAINING_LOOPS: dict[str, Any] = {"slcwa": "slcwa", "lcwa": BatchedLCWATrainingLoop}
+TRAINING_LOOPS: dict[str, Any] = {"slcwa": SLCWALoop, "lcwa": LCWALoop}
 
 
 def train_model(
@@ -61,7 +61,7 @@ def train_model(
     on the test split (``TrainedModel.metrics``). ``text_features`` maps entities to text
     vectors and makes the model text-aware (cold-start capable).
     """
-    _check_triples(triples)
+    check_triples(triples)
     splits = split_triples(triples, ratios, seed=seed)
     return train_on_splits(
         splits,
@@ -280,12 +280,16 @@ def _id_maps(splits: TripleSplits) -> tuple[dict[str, int], dict[str, int]]:
     return {e: i for i, e in enumerate(entities)}, {r: i for i, r in enumerate(relations)}
 
 
-def _check_triples(triples: pd.DataFrame) -> None:
+def check_triples(triples: pd.DataFrame) -> None:
+    """Refuse input no model can learn from: missing columns, or a handful of facts
+    (which would train for every epoch and report perfect scores on one test triple)."""
     missing = {"head", "relation", "tail"} - set(triples.columns)
     if missing:
         raise InputError(f"Triples need columns head, relation, tail; missing {sorted(missing)}.")
     if len(triples) < 10:
-        raise InputError(f"Only {len(triples)} triples: too few to train an embedding model.")
+        raise InputError(
+            f"Only {len(triples)} triples: too few to train an embedding model; load more data with `kg ingest`."
+        )
 
 
 @contextmanager

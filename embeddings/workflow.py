@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from embeddings.checkpoints import check_checkpoint, partial_path
 from embeddings.evaluate import holdout_metrics
 from embeddings.export import export_triples, graph_fingerprint, holdout_interactions, split_triples
 from embeddings.model import TrainedModel
 from embeddings.models import resolve_recipe
-from embeddings.registry import save_run
+from embeddings.registry import find_run_by_key, load_model, save_run
 from embeddings.text import text_features
-from embeddings.train import train_on_splits
+from embeddings.train import check_triples, train_on_splits
 from embeddings.writeback import write_entity_embeddings
 from kg.config import Settings
 from kg.errors import InputError
@@ -57,13 +58,16 @@ def train_from_store(
 
     ``holdout`` removes user-item links (one per user, or a share) before training and
     reports HR@10 / NDCG@10 on them next to the link-prediction metrics. ``resume``
-    continues an interrupted run with the same data and options from its checkpoint.
+    continues an interrupted run with the same data and options from its checkpoint; if
+    that run was already saved (killed during write-back), it finishes the write-back
+    with the saved run instead of registering a second one.
     """
     progress = progress or SilentProgress()
     config = settings.embeddings
     name = model or config.model
     recipe = resolve_recipe(name, overrides)  # fail on bad options before any work
     triples = export_triples(store, config.relations, progress=progress)
+    check_triples(triples)
     fingerprint = graph_fingerprint(triples)
     held_out = None
     if holdout:
@@ -77,8 +81,18 @@ def train_from_store(
             raise InputError("No node has a text embedding yet; run `kg enrich` before `kg train --text`.")
     key = _run_key(recipe.to_dict(), fingerprint, config.seed, text, holdout, config.split)
     checkpoint = settings.models_dir / ".checkpoints" / f"{recipe.model}-{key}.pt"
+    leftovers = (checkpoint, partial_path(checkpoint), checkpoint.with_name(checkpoint.stem + "-best.pt"))
+    finished = find_run_by_key(settings, key) if resume else None
+    if finished is not None:  # killed after the run was saved: finish, do not train it twice
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        trained = load_model(settings, finished.name)
+        return TrainReport(
+            trained, finished, len(triples), True, _write_back(settings, store, trained, write, progress)
+        )
     resumed = resume and checkpoint.is_file()
-    leftovers = (checkpoint, checkpoint.with_name(checkpoint.stem + "-best.pt"))
+    if resumed:
+        check_checkpoint(checkpoint)
     if not resume:
         for path in leftovers:
             path.unlink(missing_ok=True)
@@ -96,14 +110,24 @@ def train_from_store(
     )
     if held_out is not None and not held_out.empty:
         trained.metrics.update(holdout_metrics(trained, held_out, triples))
-    trained.info.update(relations_config=config.relations, holdout=holdout, triples=len(triples))
+    trained.info.update(relations_config=config.relations, holdout=holdout, triples=len(triples), run_key=key)
     path = save_run(settings, trained)
     for leftover in leftovers:
         leftover.unlink(missing_ok=True)
-    written = {}
-    if config.write_embeddings if write is None else write:
-        written = write_entity_embeddings(store, trained, progress=progress)
+    written = _write_back(settings, store, trained, write, progress)
     return TrainReport(trained, path, len(triples), resumed, written, len(features or {}))
+
+
+def _write_back(
+    settings: Settings,
+    store: GraphStore,
+    trained: TrainedModel,
+    write: bool | None,
+    progress: ProgressReporter,
+) -> dict[str, int]:
+    if settings.embeddings.write_embeddings if write is None else write:
+        return write_entity_embeddings(store, trained, progress=progress)
+    return {}
 
 
 def _interaction_relation(settings: Settings, triples: Any) -> str:

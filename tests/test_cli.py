@@ -29,7 +29,8 @@ def kg(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -
 def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    message = " ".join(result.stderr.split())
+    shown = [line for line in result.stderr.splitlines() if "━" not in line]  # progress bars come first
+    message = " ".join(" ".join(shown).split())
     assert message.startswith("error:"), message
     for fragment in fragments:
         assert fragment in message, message
