@@ -41,6 +41,15 @@ def check_identifier(name: str, what: str = "identifier") -> str:
     return name
 
 
+def _checked_property_names(properties: dict[str, str], reserved: frozenset[str]) -> dict[str, str]:
+    """Validate declared property names: plain identifiers, none of them ``reserved``."""
+    for name in properties:
+        check_identifier(name, "Property")
+        if name in reserved:
+            raise ValueError(f"property name {name!r} is reserved")
+    return properties
+
+
 class NodeType(BaseModel):
     """A node label with its key property and typed properties."""
 
@@ -57,9 +66,7 @@ class NodeType(BaseModel):
     @field_validator("properties")
     @classmethod
     def _properties_ok(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            check_identifier(name, "Property")
-        return value
+        return _checked_property_names(value, reserved=frozenset())
 
     def all_properties(self) -> dict[str, str]:
         """Key first, then the declared properties: the column order of a node table."""
@@ -82,11 +89,8 @@ class RelType(BaseModel):
     @field_validator("properties")
     @classmethod
     def _properties_ok(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            check_identifier(name, "Property")
-            if name in _RESERVED_PROPERTIES:
-                raise ValueError(f"property name {name!r} is reserved")
-        return value
+        # The endpoint columns of a relationship batch would shadow a property of the same name.
+        return _checked_property_names(value, reserved=_RESERVED_PROPERTIES)
 
 
 class Schema:
@@ -180,6 +184,17 @@ class Schema:
                 f"declared: {sorted(rel.properties)}."
             )
         return rel
+
+    def node_export_properties(self, label: str, properties: list[str] | None) -> list[str]:
+        """Non-key properties to export for ``label``: all declared ones, or the checked choice."""
+        node = self.node(label) if properties is None else self.check_node_properties(label, properties)
+        chosen = list(node.all_properties()) if properties is None else properties
+        return [p for p in chosen if p != node.key]
+
+    def rel_export_properties(self, rel_type: str, properties: list[str] | None) -> list[str]:
+        """Properties to export for ``rel_type``: all declared ones, or the checked choice."""
+        rel = self.check_rel_properties(rel_type, properties or [])
+        return list(rel.properties) if properties is None else properties
 
     def labels_with_rel(self, rel_type: str) -> list[tuple[str, str]]:
         return list(self.rel(rel_type).endpoints)

@@ -37,6 +37,7 @@ from kg.store.base import (
     prepare_node_batch,
     prepare_rel_batch,
 )
+from kg.store.cypher_names import q
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "STRING": pa.string(),
@@ -49,11 +50,6 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 
 
 _OLD = "__stored"
-
-
-def q(name: str) -> str:
-    """Backtick-quote an identifier that the schema has already validated."""
-    return f"`{name}`"
 
 
 class LadybugStore(GraphStore):
@@ -338,7 +334,7 @@ class LadybugStore(GraphStore):
         batch_size: int = DEFAULT_EXPORT_BATCH,
     ) -> Iterator[pd.DataFrame]:
         node = self.schema.node(label)
-        wanted = self._wanted_properties(label, properties)
+        wanted = self.schema.node_export_properties(label, properties)
         columns = ", ".join([f"n.{q(node.key)} AS {q(node.key)}"] + [f"n.{q(p)} AS {q(p)}" for p in wanted])
         for lo, hi in self._offset_ranges(label, batch_size):
             frame = self._run(
@@ -355,8 +351,7 @@ class LadybugStore(GraphStore):
         batch_size: int = DEFAULT_EXPORT_BATCH,
     ) -> Iterator[pd.DataFrame]:
         rel = self.schema.rel(rel_type)
-        wanted = list(rel.properties) if properties is None else properties
-        self.schema.check_rel_properties(rel_type, wanted)
+        wanted = self.schema.rel_export_properties(rel_type, properties)
         extra = "".join(f", r.{q(p)} AS {q(p)}" for p in wanted)
         for from_label, to_label in rel.endpoints:
             fk, tk = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
@@ -382,13 +377,6 @@ class LadybugStore(GraphStore):
         top = self._run(f"MATCH (n:{q(label)}) RETURN max(offset(id(n)))").get_next()[0]
         for lo in range(0, -1 if top is None else int(top) + 1, size):
             yield lo, lo + size
-
-    def _wanted_properties(self, label: str, properties: list[str] | None) -> list[str]:
-        node = self.schema.nodes[label]
-        if properties is None:
-            return [p for p in node.all_properties() if p != node.key]
-        self.schema.check_node_properties(label, properties)
-        return [p for p in properties if p != node.key]
 
     def query(
         self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False

@@ -314,11 +314,7 @@ class Neo4jStore(GraphStore):
         batch_size: int = DEFAULT_EXPORT_BATCH,
     ) -> Iterator[pd.DataFrame]:
         node = self.schema.node(label)
-        if properties is None:
-            wanted = [p for p in node.all_properties() if p != node.key]
-        else:
-            self.schema.check_node_properties(label, properties)
-            wanted = [p for p in properties if p != node.key]
+        wanted = self.schema.node_export_properties(label, properties)
         yield from self._stream(cy.stream_nodes(label, node.key, wanted), batch_size)
 
     def iter_relationships(
@@ -328,8 +324,7 @@ class Neo4jStore(GraphStore):
         batch_size: int = DEFAULT_EXPORT_BATCH,
     ) -> Iterator[pd.DataFrame]:
         rel = self.schema.rel(rel_type)
-        wanted = list(rel.properties) if properties is None else properties
-        self.schema.check_rel_properties(rel_type, wanted)
+        wanted = self.schema.rel_export_properties(rel_type, properties)
         for from_label, to_label in rel.endpoints:
             fk, tk = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
             yield from self._stream(

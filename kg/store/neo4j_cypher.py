@@ -10,36 +10,16 @@ parameters: ``$rows`` (a list of maps), ``$ids`` (a list of keys), ``$n``, ``$na
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 
-from kg.errors import SchemaError
 from kg.schema import Schema
 from kg.store.base import FROM_ID, TO_ID
+from kg.store.cypher_names import lit, q
 
 # An example embedding property, used only to render the vector-index statements.
 EXAMPLE_VECTOR = ("Item", "embedding_transe", 64)
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
-def _checked(name: str) -> str:
-    """Defence in depth: names reach here schema-validated; refuse anything else anyway."""
-    if not _NAME.fullmatch(name):
-        raise SchemaError(f"{name!r} cannot be placed in a Cypher statement.")
-    return name
-
-
-def q(name: str) -> str:
-    """Backtick-quote an identifier (label, type, property or index name)."""
-    return f"`{_checked(name)}`"
-
-
-def lit(name: str) -> str:
-    """An identifier as a Cypher string literal (a map key in ``row[...]``)."""
-    return f"'{_checked(name)}'"
-
-
-# ---------------------------------------------------------------------- connection and schema
 def probe() -> str:
     """Cheapest statement that proves the database exists and answers."""
     return "RETURN 1 AS ok"
@@ -101,6 +81,14 @@ def upsert_nodes(label: str, key: str, properties: Sequence[str]) -> str:
     )
 
 
+def _match_endpoints(from_label: str, from_key: str, to_label: str, to_key: str) -> str:
+    """Bind ``a`` and ``b`` to the row's endpoint nodes by their keys."""
+    return (
+        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row[{lit(FROM_ID)}]}}) "
+        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row[{lit(TO_ID)}]}})"
+    )
+
+
 def upsert_relationships(
     rel_type: str, from_label: str, from_key: str, to_label: str, to_key: str, properties: Sequence[str]
 ) -> str:
@@ -108,8 +96,7 @@ def upsert_relationships(
     sets = "".join(f" SET r.{q(p)} = coalesce(row[{lit(p)}], r.{q(p)})" for p in properties)
     return (
         "UNWIND $rows AS row "
-        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row[{lit(FROM_ID)}]}}) "
-        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row[{lit(TO_ID)}]}}) "
+        f"{_match_endpoints(from_label, from_key, to_label, to_key)} "
         f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.`_created` = true{sets} "
         "WITH r, coalesce(r.`_created`, false) AS created REMOVE r.`_created` "
         "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, count(*) AS total"
@@ -134,8 +121,7 @@ def create_relationships(
     sets = "".join(f" SET r.{q(p)} = row[{lit(p)}]" for p in properties)
     return (
         "UNWIND $rows AS row "
-        f"MATCH (a:{q(from_label)} {{{q(from_key)}: row[{lit(FROM_ID)}]}}) "
-        f"MATCH (b:{q(to_label)} {{{q(to_key)}: row[{lit(TO_ID)}]}}) "
+        f"{_match_endpoints(from_label, from_key, to_label, to_key)} "
         f"CREATE (a)-[r:{q(rel_type)}]->(b){sets}"
     )
 
