@@ -128,7 +128,7 @@ def ingest(
         counts = store.counts()
     console.print(ingest_table(report, f"Ingested {path}"))
     for line in report.summary_lines():
-        console.print(f"[yellow]{line}")
+        console.print(line, style="yellow", markup=False)
     console.print(counts_table(counts))
 
 
@@ -285,7 +285,7 @@ def datasets_load(
                 report = ingest_path(store, data, fmt="movielens" if mapping is None else "csv", mapping=mapping, progress=progress)
                 console.print(ingest_table(report, f"Ingested {data}"))
                 for line in report.summary_lines():
-                    console.print(f"[yellow]{line}")
+                    console.print(line, style="yellow", markup=False)
             console.print(counts_table(store.counts()))
 
 

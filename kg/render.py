@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 from rich.table import Table
+from rich.text import Text
 
 from kg.ingest.writer import IngestReport
 from kg.store.base import GraphCounts
@@ -42,7 +43,7 @@ def frame_table(frame: pd.DataFrame, title: str | None = None, max_rows: int = 5
     for column in frame.columns:
         table.add_column(str(column))
     for row in frame.head(max_rows).itertuples(index=False):
-        table.add_row(*(_cell(v) for v in row))
+        table.add_row(*(Text(_cell(v)) for v in row))  # values are data, never rich markup
     if len(frame) > max_rows:
         table.caption = f"first {max_rows} of {len(frame):,} rows"
     return table

@@ -1,13 +1,16 @@
 """The bad-input catalogue for structured ingest: every case gives a clear outcome.
 
-Cases covered elsewhere: malformed JSONL, non-numeric and NaN/inf values, wrong field
-counts, missing ids, unknown mapping columns and labels, hostile identifiers
-(test_ingest_tabular.py, test_ingest_movielens.py, test_schema.py); dangling references
-(test_ingest_tabular.py, test_ingest_movielens.py).
+Cases covered elsewhere: malformed JSONL, non-numeric values, wrong field counts,
+missing ids, unknown mapping columns and labels (test_ingest_tabular.py); NaN/inf
+ratings in MovieLens (test_ingest_movielens.py); dangling references
+(test_ingest_tabular.py, test_ingest_movielens.py); hostile identifiers at the store
+(test_schema.py, test_store_contract.py). The README's "Robustness" table lists them all.
 """
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from kg.errors import InputError
 from kg.ingest import ingest_path
 from kg.store import GraphStore
+from tests.test_cli import assert_clean_error, kg
 
 ITEMS = '[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { name = "name", description = "description", price = "price" }\n'
 
@@ -91,3 +95,157 @@ def test_nul_bytes_and_control_characters(store: GraphStore, tmp_path: Path, map
     names = {row["id"]: row["name"] for row in items(store)}
     assert names["A"] == "tab\there" and names["C"] == "bell\x07 `tick` 'q'"
     assert "B" not in names and "NUL" in str(report.problems.kept[0])
+
+
+RATINGS = (
+    '[edges]\nrel = "RATED"\nfrom = { label = "User", column = "user" }\n'
+    'to = { label = "Item", column = "item" }\nproperties = { rating = "rating" }\n'
+)
+
+
+def ratings(store: GraphStore) -> dict[tuple[str, str], float]:
+    frame = store.query("MATCH (u:User)-[r:RATED]->(i:Item) RETURN u.id AS u, i.id AS i, r.rating AS rating")
+    return {(row.u, row.i): row.rating for row in frame.itertuples()}
+
+
+def ingest_ratings(store: GraphStore, data: Path, text: str, batch_size: int = 50_000) -> list[str]:
+    """Write ``text`` to ``data``, load it as RATED edges; the problems reported."""
+    data.write_text(text)
+    mapping = data.with_suffix(".toml")
+    mapping.write_text(RATINGS)
+    return [str(p) for p in ingest_path(store, data, mapping=mapping, batch_size=batch_size).problems.kept]
+
+
+def test_nan_and_inf_ratings_in_csv_are_skipped_and_reported(store: GraphStore, tmp_path: Path) -> None:
+    text = "user,item,rating\nu1,i1,4\nu1,i2,nan\nu1,i3,inf\nu1,i4,-Infinity\nu1,i5,1e400\nu2,i1,NaN\nu2,i2, 3 \n"
+    problems = ingest_ratings(store, tmp_path / "ratings.csv", text)
+    assert ratings(store) == {("u1", "i1"): 4.0, ("u2", "i2"): 3.0}
+    assert problems == [
+        "ratings.csv:3: column 'rating': 'nan' is not a finite number",
+        "ratings.csv:4: column 'rating': 'inf' is not a finite number",
+        "ratings.csv:5: column 'rating': '-Infinity' is not a finite number",
+        "ratings.csv:6: column 'rating': '1e400' is not a finite number",  # overflows to inf
+        "ratings.csv:7: column 'rating': 'NaN' is not a finite number",
+    ]
+
+
+def test_nan_and_infinity_literals_in_jsonl_are_invalid_json(store: GraphStore, tmp_path: Path) -> None:
+    """Python's json reads NaN, which JSON does not allow; taken as a missing value, the
+    edge would load without its rating."""
+    rows = ['{"user": "u1", "item": "i1", "rating": NaN}', '{"user": "u1", "item": "i2", "rating": -Infinity}']
+    rows += [json.dumps({"user": "u1", "item": "i3", "rating": 4.5}), '{"user": "u1", "item": "i4", "rating": 1e400}']
+    problems = ingest_ratings(store, tmp_path / "ratings.jsonl", "\n".join(rows) + "\n")
+    assert ratings(store) == {("u1", "i3"): 4.5}
+    assert problems == [
+        "ratings.jsonl:1: invalid JSON: NaN is not a JSON value (numbers must be finite)",
+        "ratings.jsonl:2: invalid JSON: -Infinity is not a JSON value (numbers must be finite)",
+        "ratings.jsonl:4: column 'rating': inf is not a finite number",
+    ]
+
+
+def test_ids_that_are_not_scalars_are_reported(store: GraphStore, tmp_path: Path) -> None:
+    rows = [{"user": ["u1"], "item": "i1", "rating": 1}, {"user": {"id": "u1"}, "item": "i1", "rating": 1}]
+    rows += [{"user": 7, "item": "i1", "rating": 2}]
+    problems = ingest_ratings(store, tmp_path / "ratings.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+    assert ratings(store) == {("7", "i1"): 2.0}
+    assert problems == [
+        "ratings.jsonl:1: id in column 'user' must be a string or number, not a list",
+        "ratings.jsonl:2: id in column 'user' must be a string or number, not a dict",
+    ]
+
+
+def test_duplicate_relationships_last_row_wins_across_batches(store: GraphStore, tmp_path: Path) -> None:
+    text = "user,item,rating\nu1,i1,4\nu1,i2,2\nu2,i1,1\nu1,i1,5\nu1,i2,\n"
+    ingest_ratings(store, tmp_path / "ratings.csv", text, batch_size=2)  # the repeats land in later batches
+    # one edge per (user, item); the later 5 wins, the later empty rating erases nothing
+    assert ratings(store) == {("u1", "i1"): 5.0, ("u1", "i2"): 2.0, ("u2", "i1"): 1.0}
+    assert store.counts().relationships["RATED"] == 3
+
+
+HOSTILE = ["x'}) DETACH DELETE n //", 'say "hi"', "tick`]->() DELETE r //", "back\\slash $param {x}"]
+
+
+def test_quotes_and_backticks_in_values_round_trip_as_data(tmp_path: Path) -> None:
+    data = tmp_path / "items.csv"
+    with data.open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["sku", "name", "brand"])
+        out.writerows([value, value, value] for value in HOSTILE)
+    mapping = tmp_path / "items.toml"
+    mapping.write_text(
+        '[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { name = "name" }\n'
+        'links = [{ rel = "HAS_BRAND", label = "Brand", column = "brand" }]\n'
+    )
+    store = ["--store", str(tmp_path / "graph")]
+    loaded = kg(*store, "ingest", str(data), "--mapping", str(mapping))
+    assert loaded.returncode == 0, loaded.stderr
+    for value in HOSTILE:
+        found = kg(*store, "query", "MATCH (i:Item {id: $id})-[:HAS_BRAND]->(b:Brand) RETURN i.name, b.name", "-p", f"id={value}")
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.count(value) == 2, found.stdout  # the item name and the brand name
+    stats = kg(*store, "stats")
+    assert "8 nodes" in " ".join(stats.stdout.split())  # 4 items, 4 brands: nothing deleted
+
+
+@pytest.mark.parametrize(
+    ("mapping", "fragment"),
+    [
+        ('[nodes]\nlabel = "Item`) DETACH DELETE n //"\nid = "sku"\n', "Label 'Item`) DETACH DELETE n //' is not allowed"),
+        (
+            '[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { "name` = 1 DETACH DELETE n //" = "name" }\n',
+            "are not declared for Item",
+        ),
+        (
+            '[nodes]\nlabel = "Item"\nid = "sku"\nlinks = [{ rel = "HAS_BRAND", label = "Brand`]->() DELETE n //", column = "brand" }]\n',
+            "Label 'Brand`]->() DELETE n //' is not allowed",
+        ),
+        (
+            '[edges]\nrel = "X`]->() DETACH DELETE n//"\nfrom = { label = "User", column = "sku" }\nto = { label = "Item", column = "name" }\n',
+            "Relationship type 'X`]->() DETACH DELETE n//' is not allowed",
+        ),
+        (
+            '[nodes]\nlabel = "Item"\nid = "sku"\nconstants = { "kind`: 1}) DELETE n //" = "x" }\n',
+            "are not declared for Item",
+        ),
+    ],
+    ids=["node label", "property", "link label", "relationship type", "constant"],
+)
+def test_hostile_names_in_a_mapping_are_refused_before_writing(tmp_path: Path, mapping: str, fragment: str) -> None:
+    data = tmp_path / "items.csv"
+    data.write_text("sku,name,brand\nA,Lamp,Voltix\n")
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text(mapping)
+    store = ["--store", str(tmp_path / "graph")]
+    assert_clean_error(kg(*store, "ingest", str(data), "--mapping", str(hostile)), fragment)
+    assert "0 nodes" in " ".join(kg(*store, "stats").stdout.split())
+
+
+@pytest.mark.parametrize(
+    "extension",
+    [
+        '[schema_extension.nodes."Shop`) DETACH DELETE n //"]\nproperties = { name = "STRING" }\n',
+        '[schema_extension.nodes.Shop]\nproperties = { "name` STRING, evil" = "STRING" }\n',
+        '[schema_extension.rels."SOLD`]->() DELETE r //"]\nendpoints = [["Item", "Item"]]\n',
+    ],
+    ids=["label", "property", "relationship type"],
+)
+def test_hostile_names_in_the_schema_extension_are_refused(tmp_path: Path, extension: str) -> None:
+    config = tmp_path / "kg.toml"
+    config.write_text(extension)
+    assert_clean_error(kg("--config", str(config), "--store", str(tmp_path / "graph"), "stats"), "is not allowed")
+    assert not (tmp_path / "graph").exists()
+
+
+def test_text_that_looks_like_terminal_markup_is_shown_as_written(tmp_path: Path) -> None:
+    """Values are printed as data: ``[red]`` stays visible and ``[/]`` cannot break the output."""
+    data = tmp_path / "items.csv"
+    data.write_text("sku,name,price\nA,[red]Lamp[/red],1\nB,oops [/] x,2\nC,x,[/x]\n")
+    mapping = tmp_path / "items.toml"
+    mapping.write_text('[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { name = "name", price = "price" }\n')
+    store = ["--store", str(tmp_path / "graph")]
+    loaded = kg(*store, "ingest", str(data), "--mapping", str(mapping))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "items.csv:4: column 'price': '[/x]' is not a number" in " ".join(loaded.stdout.split())
+    shown = kg(*store, "query", "MATCH (i:Item) RETURN i.name AS name ORDER BY i.id")
+    assert shown.returncode == 0, shown.stderr
+    assert "[red]Lamp[/red]" in shown.stdout and "oops [/] x" in shown.stdout

@@ -102,9 +102,12 @@ def read_jsonl(
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
+                    record = json.loads(line, parse_constant=_refuse_constant)
                 except json.JSONDecodeError as exc:
                     problems.report(source, number, f"invalid JSON: {exc.msg} (column {exc.colno})")
+                    continue
+                except ValueError as exc:
+                    problems.report(source, number, f"invalid JSON: {exc}")
                     continue
                 if not isinstance(record, dict):
                     problems.report(source, number, f"expected a JSON object, found {type(record).__name__}")
@@ -112,3 +115,9 @@ def read_jsonl(
                 yield number, record
     except UnicodeDecodeError as exc:
         raise _decode_error(path, encoding, exc) from exc
+
+
+def _refuse_constant(name: str) -> float:
+    """Python's json reads NaN and Infinity, which JSON does not allow; a NaN would
+    otherwise pass for a missing value and an edge would load without its rating."""
+    raise ValueError(f"{name} is not a JSON value (numbers must be finite)")

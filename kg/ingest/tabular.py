@@ -97,6 +97,10 @@ class TabularLoader:
 
     def _key(self, line: int, record: dict[str, Any], column: str) -> str | None:
         raw = record.get(column)
+        if isinstance(raw, (list, dict)):
+            kind = type(raw).__name__
+            self.problems.report(self.path.name, line, f"id in column {column!r} must be a string or number, not a {kind}")
+            return None
         key = None if raw is None else str(raw).strip()
         if not key:
             self.problems.report(self.path.name, line, f"missing id in column {column!r}")

@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
@@ -29,7 +30,7 @@ def recommendations_table(frame: pd.DataFrame, title: str) -> Table:
         table.add_column(column.replace("_", " "), justify=justify, overflow="fold")
     for row in frame.itertuples(index=False):
         values = row._asdict()
-        table.add_row(*(_cell(values[c]) for c in columns))
+        table.add_row(*(Text(_cell(values[c])) for c in columns))  # names and reasons are data, not markup
     if frame.empty:
         table.caption = "no items pass the filters"
     return table
@@ -77,7 +78,7 @@ def evaluation_table(evaluation: Evaluation) -> Table:
 
 def print_notes(console: Console, notes: list[str]) -> None:
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 def _cell(value: object) -> str:
