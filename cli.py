@@ -493,7 +493,7 @@ app.add_typer(models_app, name="models")
 @app.command()
 def train(
     model: Annotated[
-        Optional[str], typer.Option("--model", "-m", help="transe, distmult or complex (default: [embeddings] model).")
+        Optional[str], typer.Option("--model", "-m", help="transe, distmult or complex (default: embeddings.model in the config).")
     ] = None,
     text: Annotated[bool, typer.Option("--text", help="Fuse node text embeddings (run `kg enrich` first).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
