@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -158,9 +159,15 @@ class Settings(BaseSettings):
 
     @field_validator("store")
     @classmethod
-    def _store_not_empty(cls, value: str) -> str:
+    def _check_store(cls, value: str) -> str:
+        """Not empty, and no password inside a URI: the URI appears in messages."""
         if not value.strip():
             raise ValueError("KG_STORE must be a path or a Neo4j URI")
+        if value.strip().startswith(NEO4J_SCHEMES) and "@" in urlsplit(value.strip()).netloc:
+            raise ValueError(
+                "a Neo4j URI must not hold credentials (user:password@host); set KG_NEO4J_USER and "
+                "KG_NEO4J_PASSWORD instead"
+            )
         return value.strip()
 
     @property

@@ -36,6 +36,18 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str
         assert fragment in message, message
 
 
+def kg_ingest(folder: Path, rows: str, mapping: str, name: str = "rows.csv") -> list[str]:
+    """Write ``rows`` (file text) and ``mapping`` (TOML text) into ``folder`` and load them
+    with `kg ingest` into a new store there; the ``--store`` options that name it."""
+    data = folder / name
+    data.write_text(rows)
+    (folder / "mapping.toml").write_text(mapping)
+    options = ["--store", str(folder / "graph")]
+    loaded = kg(*options, "ingest", str(data), "--mapping", str(folder / "mapping.toml"))
+    assert loaded.returncode == 0, loaded.stderr
+    return options
+
+
 @pytest.fixture
 def mapped_file(tmp_path: Path) -> tuple[Path, Path]:
     data = tmp_path / "users.csv"
