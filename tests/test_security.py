@@ -48,6 +48,13 @@ def test_kg_query_is_read_only_unless_write(tmp_path: Path) -> None:
         refused = kg(*options, "query", statement.replace("USERS", str(tmp_path / "rows.csv")))
         assert_clean_error(refused, "read-only unless you pass --write")
     assert user_names(options) == before and "u1 │ Ada" in before and "u2 │ Alan" in before
+    # not graph writes, so a read-only transaction would run them: downloading or loading
+    # native code, writing files
+    for statement in ("INSTALL json", "/* a comment */ LOAD EXTENSION '/tmp/x.so'", f"EXPORT DATABASE '{tmp_path}/dump'"):
+        assert_clean_error(kg(*options, "query", statement), "reaches outside the graph", "--write")
+    assert not (tmp_path / "dump").exists()
+    read = kg(*options, "query", f"LOAD FROM '{tmp_path / 'rows.csv'}' (header = true) RETURN count(*) AS n")
+    assert read.returncode == 0 and "│ 2 │" in read.stdout.replace(" ", "").replace("│2│", "│ 2 │"), read.stderr
     created = kg(*options, "query", "CREATE (:User {id: 'u3', name: 'Grace'})", "--write")
     assert created.returncode == 0, created.stderr
     assert "u3 │ Grace" in user_names(options)

@@ -12,6 +12,7 @@ values travel as parameters (Arrow tables for batches). Batch columns are rename
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -383,6 +384,11 @@ class LadybugStore(GraphStore):
     ) -> pd.DataFrame:
         if self._conn is None:
             raise StoreError("The store is closed.")
+        if not write and _REACHES_OUTSIDE.match(_LEADING_COMMENTS.sub("", cypher)):
+            raise StoreError(
+                "This statement reaches outside the graph (extensions, database export or import); "
+                "queries do that only with --write."
+            )
         _require_single_statement(self._conn, cypher)
         try:
             if write:
@@ -408,6 +414,14 @@ class LadybugStore(GraphStore):
             for rel_type in sorted(self.schema.rels)
         }
         return GraphCounts(nodes=nodes, relationships=rels)
+
+
+# Extension and database export/import statements change no graph data, so a read-only
+# transaction lets them run -- downloading or loading native code, writing files.
+_REACHES_OUTSIDE = re.compile(
+    r"(INSTALL|UNINSTALL|UPDATE|EXPORT\s+DATABASE|IMPORT\s+DATABASE)\b|LOAD\s+(?!FROM\b|WITH\b)\S", re.IGNORECASE
+)
+_LEADING_COMMENTS = re.compile(r"^(\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
 
 def _require_single_statement(conn: ladybug.Connection, cypher: str) -> None:
