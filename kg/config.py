@@ -196,13 +196,19 @@ def config_file_path() -> Path | None:
 
 
 def _check_toml(path: Path | None) -> None:
+    """Valid TOML, and no password in it: config files get committed and shared."""
     if path is None:
         return
     try:
         with path.open("rb") as handle:
-            tomllib.load(handle)
+            content = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from exc
+    if "neo4j_password" in content:
+        raise ConfigError(
+            f"Config file {path} sets neo4j_password; remove it and set the KG_NEO4J_PASSWORD environment "
+            "variable instead."
+        )
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -136,3 +136,11 @@ def test_credentials_inside_a_neo4j_uri_are_refused_without_echoing_them() -> No
     result = kg("stats", env={"KG_STORE": uri})
     assert_clean_error(result, "must not hold credentials", "KG_NEO4J_PASSWORD")
     assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_password_in_the_config_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "kg.toml"
+    config.write_text(f'store = "bolt://localhost:7687"\nneo4j_password = "{PASSWORD}"\n')
+    with pytest.raises(ConfigError, match="KG_NEO4J_PASSWORD environment variable") as refused:
+        load_settings(config)
+    assert PASSWORD not in str(refused.value)
