@@ -83,6 +83,9 @@ class HFBackend:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+        from embeddings.text import quiet_transformers
+
+        quiet_transformers()
         path = str(Path(settings.llm_model).expanduser())
         self.model = Path(path).name
         self.calls = 0

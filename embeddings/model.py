@@ -276,16 +276,16 @@ def build_model(
         kwargs["loss"] = loss
     if random_seed is not None:
         kwargs["random_seed"] = random_seed
-    with quiet_libraries():
-        model = model_resolver.make(recipe.model, triples_factory=info, **kwargs)
-    use_contracted_interaction(model)
     if text_features is None and text_dim:
         text_features = np.zeros((num_entities, text_dim), dtype=np.float32)
         has_text = np.zeros(num_entities, dtype=bool)
-    if text_features is not None:
-        attach_text_features(
-            model, text_features, np.asarray(has_text), residual_dropout=recipe.text_residual_dropout
-        )
+    with quiet_libraries():  # PyKEEN logs seed and uniqueness notes for every embedding it builds
+        model = model_resolver.make(recipe.model, triples_factory=info, **kwargs)
+        if text_features is not None:
+            attach_text_features(
+                model, text_features, np.asarray(has_text), residual_dropout=recipe.text_residual_dropout
+            )
+    use_contracted_interaction(model)
     return model
 
 

@@ -110,6 +110,6 @@ def entity_names(store: GraphStore, entities: list[str]) -> dict[str, str]:
             {"ids": keys},
         )
         names.update(
-            {f"{label}:{i}": str(n) for i, n in zip(frame["id"], frame["name"], strict=True) if n is not None}
+            {f"{label}:{i}": str(n) for i, n in zip(frame["id"], frame["name"], strict=True) if pd.notna(n)}
         )
     return names

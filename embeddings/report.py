@@ -9,12 +9,14 @@ from embeddings.model import TrainedModel
 from embeddings.registry import RunSummary
 
 HEADLINE = ("mrr", "hits_at_1", "hits_at_3", "hits_at_10")
+# narrow two-column tables with a caption would wrap it onto many short lines
+CAPTIONED_WIDTH = 60
 
 
 def metrics_table(trained: TrainedModel, title: str | None = None) -> Table:
     """Filtered test metrics, held-out recommendation metrics, and how training went."""
     metrics = trained.metrics
-    table = Table(title=title or f"Model {trained.run_id}")
+    table = Table(title=title or f"Model {trained.run_id}", min_width=CAPTIONED_WIDTH)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in (*HEADLINE, "head_mrr", "tail_mrr", "hr_at_10", "ndcg_at_10", "holdout_mrr"):
@@ -28,7 +30,7 @@ def metrics_table(trained: TrainedModel, title: str | None = None) -> Table:
         table.add_row("training seconds", f"{metrics['train_seconds']:.0f}")
     table.caption = (
         f"{trained.model_name}{' + text' if trained.text_aware else ''}, {len(trained.entities):,} entities, "
-        f"{len(trained.relation_to_id)} relations; filtered ranks on the test split"
+        f"{len(trained.relation_to_id)} relations; filtered test ranks"
     )
     return table
 
@@ -77,7 +79,8 @@ def run_details_table(trained: TrainedModel, fingerprint_status: str) -> Table:
 
 
 def enrich_table(report: EnrichReport) -> Table:
-    table = Table(title=f"Node text ({report.backend}: {report.model})")
+    source = report.backend if report.model == report.backend else f"{report.backend}: {report.model}"
+    table = Table(title=f"Node text ({source})", min_width=CAPTIONED_WIDTH)
     table.add_column("label")
     table.add_column("nodes", justify="right")
     for label, count in report.nodes.items():

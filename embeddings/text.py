@@ -55,9 +55,19 @@ def load_text_model(name: str = DEFAULT_TEXT_MODEL) -> SentenceTransformer:
     """Load once per process; on the GPU when there is one."""
     from sentence_transformers import SentenceTransformer
 
+    quiet_transformers()
     model = SentenceTransformer(str(text_model_path(name)), device=str(resolve_device()))
     model.max_seq_length = min(model.max_seq_length or MAX_TOKENS, MAX_TOKENS)
     return model
+
+
+def quiet_transformers() -> None:
+    """No weight-loading progress bars or load reports from transformers: they say
+    nothing to a kg user and break up the command's own progress display."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 
 def encode_texts(

@@ -17,12 +17,12 @@ import pytest
 from typer.testing import CliRunner
 
 from embeddings.model import ModelArtifactError
-from embeddings.predict import predict_links
+from embeddings.predict import entity_names, predict_links
 from embeddings.registry import list_runs, load_model, remove_run, use_run
 from embeddings.workflow import TrainReport, train_from_store
 from kg.config import Settings, load_settings
 from kg.errors import NotFoundError
-from kg.store import open_store
+from kg.store import GraphStore, open_store
 from tests.shop_graph import ShopGraph, build_shop_graph
 
 QUICK = {"num_epochs": 6, "embedding_dim": 16, "eval_every": 3}
@@ -140,6 +140,13 @@ def test_a_model_of_another_graph_is_refused_and_a_grown_graph_accepted(
             "Item", pd.DataFrame({"id": ["P77777"], "name": ["Brand New Lamp"], "kind": ["product"]})
         )
         assert load_model(trained_shop.settings, store=store).run_id == trained_shop.report.path.name
+
+
+def test_nodes_without_a_name_are_shown_without_one(store: GraphStore) -> None:
+    # MovieLens users have no name: `kg predict '?' RATED Item:50` showed "nan" for them
+    store.upsert_nodes("User", pd.DataFrame({"id": ["u1"], "age": [30]}))
+    store.upsert_nodes("Item", pd.DataFrame({"id": ["i1"], "name": ["Lamp"]}))
+    assert entity_names(store, ["User:u1", "Item:i1", "Genre:none"]) == {"Item:i1": "Lamp"}
 
 
 def test_missing_runs_say_what_to_do(tmp_path: Path, trained_shop: TrainedShop) -> None:
