@@ -345,9 +345,17 @@ def extract_run(
     ] = None,
     use_model: Annotated[bool, typer.Option(help="Use a trained joint model if one exists.")] = True,
     n_process: Annotated[Optional[int], typer.Option(min=1, help="spaCy worker processes.")] = None,
+    workers: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Analyse on a local Dask cluster of this many worker processes."),
+    ] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(help="Analyse on the Dask cluster whose scheduler is at this address (tcp://host:8786)."),
+    ] = None,
 ) -> None:
     """Extract facts from text into the graph. Idempotent: unchanged documents are skipped."""
-    from kg.extract import extract_graph_text, extract_path, find_model
+    from kg.extract import ReadOptions, extract_graph_text, extract_path, open_extractor
     from kg.extract.report import extract_table
     from kg.progress import rich_progress
     from kg.store import open_store
@@ -357,19 +365,22 @@ def extract_run(
     settings = state.settings()
     if n_process:
         settings.extract.n_process = n_process
-    chosen = find_model(settings, model) if use_model or model else None
-    with open_store(settings) as store, rich_progress(err_console) as progress:
+    with (
+        open_store(settings) as store,
+        open_extractor(
+            settings, store, model, use_model=use_model, scheduler=scheduler, workers=workers
+        ) as extractor,
+        rich_progress(err_console) as progress,
+    ):
         if from_graph is not None:
             label, _, prop = from_graph.partition(".")
             report = extract_graph_text(
-                store, settings, label, prop or "description", model=chosen, progress=progress
+                store, settings, label, prop or "description", progress=progress, extractor=extractor
             )
         else:
             assert path is not None
-            report = extract_path(
-                store, settings, path, fmt=fmt, text_field=text_field, id_field=id_field or None,
-                about_field=about_field, about_label=about_label, encoding=encoding, model=chosen, progress=progress,
-            )  # fmt: skip
+            options = ReadOptions(fmt, text_field, id_field or None, about_field, about_label, encoding)
+            report = extract_path(store, settings, path, options, progress=progress, extractor=extractor)
     console.print(extract_table(report, f"Extracted from {from_graph or path}"))
     for line in report.summary_lines():
         console.print(f"[yellow]{line}")

@@ -5,7 +5,8 @@ is downloaded), all in one process:
 
   * baseline: plain ``nlp.pipe`` of the spaCy model alone (tokenise, tag, parse, NER);
   * the extraction pipeline without writing (catalogue ruler, rules, attributes,
-    resolution), with ``n_process`` 1 and 2;
+    resolution), with ``n_process`` 1 and 2, and with the analysis on a local Dask
+    cluster of 2 worker processes (``kg/extract/distributed.py``);
   * ``run_extraction`` into a fresh embedded store (everything above plus the writes);
   * the same run again, where every document is unchanged and skipped;
   * with the trained joint model, if one exists (``--model DIR`` or the newest run).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +31,8 @@ from benchmarks.measure import Measurement, measure
 from kg.config import load_settings
 from kg.datasets.synthetic_shop import ShopSize, generate_shop
 from kg.extract import Extractor, find_model
-from kg.extract.documents import documents_from_graph, read_documents
+from kg.extract.distributed import cluster_extractor, dask_client
+from kg.extract.documents import ReadOptions, documents_from_graph, read_documents
 from kg.extract.nlp import load_nlp
 from kg.extract.pipeline import run_extraction
 from kg.ingest import ingest_path
@@ -64,7 +67,7 @@ def main() -> None:
             for data, mapping in files[:2]:  # categories and products: the catalogue
                 ingest_path(store, data, mapping=mapping)
             documents = list(documents_from_graph(store)) + list(
-                read_documents(root / "shop" / "reviews.jsonl", ProblemLog(), about_field="sku")
+                read_documents(root / "shop" / "reviews.jsonl", ProblemLog(), ReadOptions(about_field="sku"))
             )
             texts = [d.text for d in documents]
             print(f"{len(documents):,} documents ({sum(map(len, texts)):,} characters), 2 cores shared\n")
@@ -93,6 +96,14 @@ def main() -> None:
                 baseline,
             )
             settings.extract.n_process = 1
+
+            started = time.perf_counter()
+            with dask_client(workers=2) as client, cluster_extractor(client, settings, store) as on_cluster:
+                ready = time.perf_counter() - started
+                with measure() as m:
+                    facts = list(on_cluster.extract(documents))
+            line("pipeline, no writes, Dask 2 workers", len(facts), sum(f.tokens for f in facts), m, baseline)
+            print(f"{'  (cluster start + worker pipelines, not above)':<48} {ready:>9.1f}s")
 
             with measure() as m:
                 report = run_extraction(store, documents, settings, extractor=extractor)

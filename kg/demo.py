@@ -64,7 +64,7 @@ def _ingest_shop(store: GraphStore, files: list[tuple[Path, Path]], settings: Se
 def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console: Console) -> None:
     """Descriptions and reviews become Documents whose brands, materials, categories and
     places link to the catalogue (a trained joint model is used only if one exists)."""
-    from kg.extract import Extractor, extract_graph_text, extract_path, find_model
+    from kg.extract import Extractor, ReadOptions, extract_graph_text, extract_path, find_model
     from kg.extract.report import extract_table
 
     extractor = Extractor(settings, store, find_model(settings))
@@ -76,7 +76,7 @@ def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console
             store,
             settings,
             shop_dir / "reviews.jsonl",
-            about_field="sku",
+            ReadOptions(about_field="sku"),
             progress=progress,
             extractor=extractor,
         )

@@ -12,9 +12,9 @@ from kg.config import Settings, load_settings
 from kg.datasets.synthetic_shop import BRANDS, ShopSize, generate_shop
 from kg.errors import InputError, SchemaError
 from kg.extract import Extractor, extract_graph_text, extract_path, preview_text
-from kg.extract.documents import read_documents
+from kg.extract.documents import ReadOptions, read_documents
 from kg.extract.facts import DocumentRecord, Mention, RelationFact
-from kg.extract.pipeline import split_text
+from kg.extract.pipeline import run_extraction, split_text
 from kg.extract.writer import FactWriter
 from kg.ids import slugify
 from kg.ingest import ingest_path
@@ -22,6 +22,7 @@ from kg.ingest.problems import ProblemLog
 from kg.store import GraphStore, open_store
 
 SHOP = ShopSize(users=30, items=45, purchases_per_user=3.0, views_per_user=5.0, reviews=30)
+REVIEWS = ReadOptions(about_field="sku")
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +76,35 @@ def test_descriptions_link_brands_materials_and_categories_to_the_catalogue(shop
 
 def test_reextraction_creates_nothing_new(shop) -> None:  # type: ignore[no-untyped-def]
     settings, store, shop_dir, extractor = shop
-    extract_path(store, settings, shop_dir / "reviews.jsonl", about_field="sku", extractor=extractor)
+    extract_path(store, settings, shop_dir / "reviews.jsonl", REVIEWS, extractor=extractor)
     before = store.counts()
-    again = extract_path(store, settings, shop_dir / "reviews.jsonl", about_field="sku", extractor=extractor)
+    again = extract_path(store, settings, shop_dir / "reviews.jsonl", REVIEWS, extractor=extractor)
     descriptions = extract_graph_text(store, settings, extractor=extractor)
     assert again.unchanged == SHOP.reviews and again.documents == 0 and not again.created
     assert descriptions.unchanged == SHOP.items and not descriptions.created
     assert store.counts() == before
+
+
+def test_spellings_of_one_company_in_several_documents_are_one_node(shop) -> None:  # type: ignore[no-untyped-def]
+    settings, store, _, extractor = shop
+    documents = [
+        DocumentRecord("apple-1", "Tim Cook works for Apple in Cupertino.", "test"),
+        DocumentRecord("apple-2", "Apple Inc. opened a store in Boston.", "test"),
+        DocumentRecord("apple-3", "Shares of APPLE rose in New York.", "test"),
+    ]
+    run_extraction(store, documents, settings, extractor=extractor)
+    linked = store.query(
+        "MATCH (d:Document)-[m:MENTIONS]->(o:Organization) WHERE d.id STARTS WITH 'apple-' "
+        "RETURN d.id AS doc, o.id AS org, m.text AS text ORDER BY doc"
+    )
+    assert linked.to_dict("records") == [
+        {"doc": "apple-1", "org": "apple", "text": "Apple"},
+        {"doc": "apple-2", "org": "apple", "text": "Apple Inc."},
+        {"doc": "apple-3", "org": "apple", "text": "APPLE"},
+    ]
+    node = store.query("MATCH (o:Organization {id: 'apple'}) RETURN o.name AS name, o.aliases AS aliases")
+    assert len(node) == 1 and node["name"][0] == "Apple"
+    assert list(node["aliases"][0]) == ["APPLE", "Apple", "Apple Inc."]
 
 
 def test_changed_text_replaces_its_old_mentions(shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +176,7 @@ def test_non_utf8_files_are_reported_with_a_hint(shop, tmp_path: Path) -> None: 
     latin.write_bytes("Café Müller in Zürich sells Voltix speakers.".encode("latin-1"))
     report = extract_path(store, settings, latin, extractor=extractor)
     assert report.documents == 0 and "--encoding" in str(report.problems.kept[0])
-    read_anyway = extract_path(store, settings, latin, encoding="latin-1", extractor=extractor)
+    read_anyway = extract_path(store, settings, latin, ReadOptions(encoding="latin-1"), extractor=extractor)
     assert read_anyway.documents == 1
     jsonl = tmp_path / "latin.jsonl"
     jsonl.write_bytes('{"id": "1", "text": "Zürich"}\n'.encode("latin-1"))
@@ -234,11 +257,11 @@ def test_documents_from_text_folders_and_csv(tmp_path: Path) -> None:
     assert next(iter(read_documents(folder, problems))).id == docs[0].id  # content hash: stable
     table = tmp_path / "rows.csv"
     table.write_text("id,body,sku\n1,First review,P1\n2,,P2\n", encoding="utf-8")
-    rows = list(read_documents(table, problems, text_field="body", about_field="sku"))
+    rows = list(read_documents(table, problems, ReadOptions(text_field="body", about_field="sku")))
     assert [(d.id, d.about) for d in rows] == [("rows-1", ("Item", "P1"))]
     assert problems.count == 1
     with pytest.raises(InputError, match="--text-field"):
-        list(read_documents(table, ProblemLog(), text_field="text"))
+        list(read_documents(table, ProblemLog(), ReadOptions(text_field="text")))
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 The public entry points, each called by one CLI command:
 
-* :func:`extract_path` / :func:`extract_graph_text` -- ``kg extract run``
+* :func:`extract_path` / :func:`extract_graph_text` with :func:`open_extractor` -- ``kg extract run``
 * :func:`preview_text` -- ``kg extract preview``
 * :func:`train_from_file` -- ``kg extract train``; :func:`evaluate_file` -- ``kg extract eval``
 * :func:`kg.extract.resolve.resolve_graph`, :func:`kg.extract.resolve.decide_pair` -- ``kg resolve``
@@ -10,12 +10,13 @@ The public entry points, each called by one CLI command:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kg.config import Settings
 from kg.extract.conll04 import read_conll04
-from kg.extract.documents import documents_from_graph, guess_document_format, read_documents
+from kg.extract.documents import ReadOptions, documents_from_graph, read_documents
 from kg.extract.evaluate import EvaluationReport
 from kg.extract.facts import DocumentFacts, DocumentRecord
 from kg.extract.pipeline import Extractor, ExtractReport, run_extraction
@@ -36,11 +37,14 @@ from kg.store.base import GraphStore
 __all__ = [
     "ExtractReport",
     "Extractor",
+    "ReadOptions",
     "evaluate_file",
     "extract_graph_text",
     "extract_path",
     "extraction_models_dir",
     "find_model",
+    "find_model_dir",
+    "open_extractor",
     "preview_text",
     "train_from_file",
 ]
@@ -51,43 +55,71 @@ def extraction_models_dir(settings: Settings) -> Path:
     return settings.data_dir / "extract-models"
 
 
-def find_model(
+def find_model_dir(
     settings: Settings, model_dir: Path | None = None, *, required: bool = False
-) -> ExtractionModel | None:
-    """The extraction model to use: ``model_dir``, else ``extract.relation_model``, else
-    the newest trained run; ``None`` when there is none and it is not ``required``."""
+) -> Path | None:
+    """The folder of the extraction model to use: ``model_dir``, else
+    ``extract.relation_model``, else the newest trained run; ``None`` when there is none
+    and it is not ``required``."""
     chosen = model_dir or settings.extract.relation_model
     if chosen is not None:
-        return ExtractionModel.load(Path(chosen))
+        return Path(chosen)
     root = extraction_models_dir(settings)
     if not required and not any(root.glob("*/config.json")):
         return None
-    return ExtractionModel.load(latest_run(root))
+    return latest_run(root)
+
+
+def find_model(
+    settings: Settings, model_dir: Path | None = None, *, required: bool = False
+) -> ExtractionModel | None:
+    """The extraction model :func:`find_model_dir` names, loaded."""
+    found = find_model_dir(settings, model_dir, required=required)
+    return ExtractionModel.load(found) if found is not None else None
+
+
+@contextmanager
+def open_extractor(
+    settings: Settings,
+    store: GraphStore,
+    model_dir: Path | None = None,
+    *,
+    use_model: bool = True,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> Iterator[Extractor]:
+    """The extractor of a run, with the joint model if ``use_model`` and one is found
+    (:func:`find_model_dir`): in this process, or with its analysis on a Dask cluster --
+    the one whose scheduler is at ``scheduler``, or a local one of ``workers`` processes."""
+    found = find_model_dir(settings, model_dir) if use_model or model_dir else None
+    if scheduler is None and workers is None:
+        yield Extractor(settings, store, ExtractionModel.load(found) if found is not None else None)
+        return
+    from kg.extract.distributed import cluster_extractor, dask_client
+
+    with (
+        dask_client(scheduler, workers) as client,
+        cluster_extractor(client, settings, store, found) as extractor,
+    ):
+        yield extractor
 
 
 def extract_path(
     store: GraphStore,
     settings: Settings,
     path: Path,
+    options: ReadOptions | None = None,
     *,
-    fmt: str | None = None,
-    text_field: str = "text",
-    id_field: str | None = "id",
-    about_field: str | None = None,
-    about_label: str = "Item",
-    encoding: str = "utf-8",
     model: ExtractionModel | None = None,
     progress: ProgressReporter | None = None,
     extractor: Extractor | None = None,
 ) -> ExtractReport:
     """Extract facts from a text file, a folder of them, JSONL or CSV rows into ``store``."""
-    store.schema.node(about_label)
+    options = options or ReadOptions()
+    store.schema.node(options.about_label)
     problems = ProblemLog()
-    documents = read_documents(
-        path, problems, fmt=fmt, text_field=text_field, id_field=id_field,
-        about_field=about_field, about_label=about_label, encoding=encoding,
-    )  # fmt: skip
-    total = count_lines(path) if path.is_file() and (fmt or guess_document_format(path)) != "text" else None
+    documents = read_documents(path, problems, options)
+    total = count_lines(path) if path.is_file() and options.format_of(path) != "text" else None
     return run_extraction(
         store,
         documents,

@@ -70,7 +70,7 @@ def _sentence_values(
             found.append(("date", ent.text, ent.text, ent.start_char - sentence.start_char))
     end = base + len(text)
     for mention in mentions:
-        if mention.label == "Material" and base <= mention.start < end:
+        if mention.label == "Material" and mention.node_id and base <= mention.start < end:
             found.append(
                 ("material", (mention.name or mention.text).lower(), mention.text, mention.start - base)
             )

@@ -9,6 +9,7 @@ reported to a ``ProblemLog`` and skipped; one bad file never stops the rest.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from kg.errors import InputError
@@ -35,27 +36,35 @@ def guess_document_format(path: Path) -> str:
     )
 
 
-def read_documents(
-    path: Path,
-    problems: ProblemLog,
-    *,
-    fmt: str | None = None,
-    text_field: str = "text",
-    id_field: str | None = "id",
-    about_field: str | None = None,
-    about_label: str = "Item",
-    encoding: str = "utf-8",
-) -> Iterator[DocumentRecord]:
-    """Documents of a text file, a folder of text files, JSONL or CSV/TSV rows.
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read documents from a file: its format (``None``: from the name), the
+    fields holding the text and the id, and the field holding the key of the
+    ``about_label`` node a row's text describes (a review's product), which the
+    document then ``DESCRIBES``."""
 
-    ``about_field`` names a column holding the key of the ``about_label`` node a row's
-    text describes (a review's product): the document then ``DESCRIBES`` that node.
-    """
+    fmt: str | None = None
+    text_field: str = "text"
+    id_field: str | None = "id"
+    about_field: str | None = None
+    about_label: str = "Item"
+    encoding: str = "utf-8"
+
+    def format_of(self, path: Path) -> str:
+        return self.fmt or guess_document_format(path)
+
+
+def read_documents(
+    path: Path, problems: ProblemLog, options: ReadOptions | None = None
+) -> Iterator[DocumentRecord]:
+    """Documents of a text file, a folder of text files, JSONL or CSV/TSV rows."""
+    options = options or ReadOptions()
     if not path.exists():
         raise InputError(f"{path} does not exist.")
+    encoding = options.encoding
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # a byte-order mark is not text
-    fmt = fmt or guess_document_format(path)
+    fmt = options.format_of(path)
     if fmt not in DOCUMENT_FORMATS:
         raise InputError(f"Unknown document format {fmt!r}; choose one of {', '.join(DOCUMENT_FORMATS)}.")
     if fmt == "text":
@@ -74,6 +83,7 @@ def read_documents(
         if fmt == "jsonl"
         else read_delimited(path, problems, delimiter="\t" if fmt == "tsv" else ",", encoding=encoding)
     )
+    text_field, id_field, about_field = options.text_field, options.id_field, options.about_field
     for line, row in rows:
         if text_field not in row:
             raise InputError(
@@ -86,7 +96,7 @@ def read_documents(
         raw_id = row.get(id_field) if id_field else None
         doc_id = f"{path.stem}-{raw_id}" if raw_id not in (None, "") else document_id(text)
         about_id = row.get(about_field) if about_field else None
-        about = (about_label, str(about_id)) if about_id not in (None, "") else None
+        about = (options.about_label, str(about_id)) if about_id not in (None, "") else None
         yield DocumentRecord(id=doc_id, text=text, source=f"{path.name}:{line}", about=about)
 
 

@@ -86,10 +86,14 @@ def spelling_variants(entry: CatalogEntry) -> list[str]:
     return sorted(names)
 
 
-def add_catalog_ruler(nlp: Language, entries: list[CatalogEntry]) -> int:
-    """Add (or refill) the catalogue ruler at the end of the pipeline; return the
-    pattern count. Its matches go to ``doc.spans["catalog"]`` and are reconciled with
-    the NER's entities in :func:`doc_mentions`.
+def catalog_patterns(store: GraphStore | None, labels: Iterable[str]) -> list[dict[str, str]]:
+    """Ruler patterns for the catalogue names of ``store`` (none without a store): plain
+    data, so they can be built where the store is and shipped to workers elsewhere."""
+    return ruler_patterns(catalog_entries(store, labels)) if store is not None else []
+
+
+def ruler_patterns(entries: list[CatalogEntry]) -> list[dict[str, str]]:
+    """One ``span_ruler`` pattern per spelling of each catalogue name.
 
     A name shared by several nodes of one label is ambiguous and left out: linking it
     would be a guess.
@@ -106,6 +110,13 @@ def add_catalog_ruler(nlp: Language, entries: list[CatalogEntry]) -> int:
                 continue
             seen.add(key)
             patterns.append({"label": entry.label, "pattern": variant, "id": entry.node_id})
+    return patterns
+
+
+def add_catalog_ruler(nlp: Language, patterns: list[dict[str, str]]) -> int:
+    """Add (or refill) the catalogue ruler at the end of the pipeline; return the
+    pattern count. Its matches go to ``doc.spans["catalog"]`` and are reconciled with
+    the NER's entities in :func:`doc_mentions`."""
     if RULER_NAME in nlp.pipe_names:
         nlp.remove_pipe(RULER_NAME)
     if not patterns:

@@ -1,8 +1,10 @@
 """Documents -> facts: the extraction pipeline, and ``run_extraction`` that writes them.
 
-One pass per document batch: language check, spaCy (``nlp.pipe`` with batching and
-``n_process``) with the catalogue ruler, dependency rules, the trained joint model when
-one is given, attributes, then entity resolution. Long documents are cut at paragraph
+One pass per document batch in two halves. The analyser needs no graph: language check,
+spaCy (``nlp.pipe`` with batching and ``n_process``) with the catalogue ruler,
+dependency rules, the trained joint model when one is given, attributes -- it can run
+on other machines (``kg/extract/distributed.py``). The resolver runs beside the store:
+entity resolution, then the schema check of relations. Long documents are cut at paragraph
 or sentence boundaries into chunks spaCy handles comfortably; offsets stay document
 offsets. Nothing here writes: ``kg extract preview`` uses the same path as ``run``.
 """
@@ -14,13 +16,14 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from spacy.tokens import Doc
 
-from kg.config import Settings
+from kg.config import ExtractSettings, Settings
 from kg.errors import SchemaError
 from kg.extract.attributes import first_per_property, sentence_attributes
-from kg.extract.entities import add_catalog_ruler, catalog_entries, doc_mentions
+from kg.extract.entities import add_catalog_ruler, catalog_patterns, doc_mentions
 from kg.extract.facts import DocumentFacts, DocumentRecord, Mention, RelationFact
 from kg.extract.language import detect_language
 from kg.extract.nlp import load_nlp
@@ -89,42 +92,34 @@ class ExtractReport:
         return lines
 
 
-class Extractor:
-    """The configured pipeline, built once: spaCy + catalogue ruler + rules (+ model)."""
+class Analyser(Protocol):
+    """What turns documents into facts with unresolved names: :class:`TextAnalyser`
+    in this process, or :class:`kg.extract.distributed.ClusterAnalyser` on a cluster."""
+
+    def analyse(self, documents: list[DocumentRecord]) -> list[DocumentFacts]: ...
+
+
+class TextAnalyser:
+    """The half of extraction that needs no graph: spaCy + catalogue ruler + rules
+    (+ the joint model) + attributes. It is built from plain data -- settings, schema,
+    ruler patterns, a model folder -- so it runs as well in a worker on another machine."""
 
     def __init__(
-        self, settings: Settings, store: GraphStore | None = None, model: ExtractionModel | None = None
+        self,
+        settings: ExtractSettings,
+        schema: Schema,
+        patterns: list[dict[str, str]],
+        model: ExtractionModel | None = None,
     ) -> None:
-        self.settings = settings.extract
-        self.schema = store.schema if store is not None else Schema.default(settings.schema_extension)
-        self.nlp = load_nlp(self.settings)
-        entries = catalog_entries(store, self.settings.catalog_labels) if store is not None else []
-        self.catalog_patterns = add_catalog_ruler(self.nlp, entries)
-        self.index = (
-            EntityIndex.from_store(store, self.settings) if store is not None else EntityIndex(self.settings)
-        )
+        self.settings = settings
+        self.schema = schema
+        self.nlp = load_nlp(settings)
+        add_catalog_ruler(self.nlp, patterns)
         self.rules = RuleRelations(self.nlp)
         self.model = model
 
-    # ------------------------------------------------------------------ public
-    def extract(
-        self, documents: Iterable[DocumentRecord], *, progress: ProgressReporter | None = None
-    ) -> Iterator[DocumentFacts]:
-        """Facts of each document, in input order (lazily, batch by batch)."""
-        progress = progress or SilentProgress()
-        batch: list[DocumentRecord] = []
-        for document in documents:
-            batch.append(document)
-            if len(batch) >= self.settings.batch_size * WRITE_BATCHES:
-                yield from self._extract_batch(batch)
-                progress.advance(len(batch))
-                batch = []
-        if batch:
-            yield from self._extract_batch(batch)
-            progress.advance(len(batch))
-
-    # ------------------------------------------------------------------ stages
-    def _extract_batch(self, documents: list[DocumentRecord]) -> list[DocumentFacts]:
+    def analyse(self, documents: list[DocumentRecord]) -> list[DocumentFacts]:
+        """Facts of each document, in input order; names not in the catalogue have no node yet."""
         facts = [DocumentFacts(document=d, language=detect_language(d.text)) for d in documents]
         chunks = [
             (text, (number, offset))
@@ -143,9 +138,6 @@ class Extractor:
             self._apply_model(facts, docs_by_number)
         for number, item in enumerate(facts):
             link_to_subject(item)
-            item.candidates = resolve_mentions(item.mentions, self.index)
-            item.mentions = [m for m in item.mentions if m.node_id]
-            item.relations = self._checked_relations(item)
             self._attach_attributes(item, docs_by_number.get(number, []))
         return facts
 
@@ -205,6 +197,39 @@ class Extractor:
                 rel_type = self.settings.relation_map.get(relation.type, relation.type)
                 item.relations.append(RelationFact(rel_type, head, tail, confidence, "model"))
 
+    def _attach_attributes(self, item: DocumentFacts, docs: list[tuple[int, Doc]]) -> None:
+        if item.language != "en":
+            return
+        found = []
+        for offset, doc in docs:
+            found += sentence_attributes(
+                doc, item.mentions, self.settings.colors, item.document.about, offset=offset
+            )
+        item.attributes = first_per_property(found)
+
+
+class FactResolver:
+    """The half of extraction that needs the graph, run where the store is: entity
+    resolution against the names the graph knows and those this run created (in input
+    order, so a distributed run resolves exactly as a local one), then the schema check
+    of every relation."""
+
+    def __init__(self, schema: Schema, index: EntityIndex) -> None:
+        self.schema = schema
+        self.index = index
+
+    @classmethod
+    def for_store(cls, settings: ExtractSettings, store: GraphStore | None, schema: Schema) -> FactResolver:
+        index = EntityIndex.from_store(store, settings) if store is not None else EntityIndex(settings)
+        return cls(schema, index)
+
+    def resolve(self, facts: list[DocumentFacts]) -> list[DocumentFacts]:
+        for item in facts:
+            item.candidates = resolve_mentions(item.mentions, self.index)
+            item.mentions = [m for m in item.mentions if m.node_id]
+            item.relations = self._checked_relations(item)
+        return facts
+
     def _checked_relations(self, item: DocumentFacts) -> list[RelationFact]:
         """Relations whose type and endpoint labels the schema allows; others are rejected.
         A relation stated by several rules or the model is kept once, most confident first."""
@@ -223,15 +248,34 @@ class Extractor:
                 kept.append(fact)
         return kept
 
-    def _attach_attributes(self, item: DocumentFacts, docs: list[tuple[int, Doc]]) -> None:
-        if item.language != "en":
-            return
-        found = []
-        for offset, doc in docs:
-            found += sentence_attributes(
-                doc, item.mentions, self.settings.colors, item.document.about, offset=offset
-            )
-        item.attributes = first_per_property(found)
+
+class Extractor:
+    """The configured pipeline, built once: an analyser (local unless given) and the
+    resolver over ``store``'s catalogue."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: GraphStore | None = None,
+        model: ExtractionModel | None = None,
+        *,
+        analyser: Analyser | None = None,
+    ) -> None:
+        self.settings = settings.extract
+        schema = store.schema if store is not None else Schema.default(settings.schema_extension)
+        self.analyser = analyser or TextAnalyser(
+            self.settings, schema, catalog_patterns(store, self.settings.catalog_labels), model
+        )
+        self.resolver = FactResolver.for_store(self.settings, store, schema)
+
+    def extract(
+        self, documents: Iterable[DocumentRecord], *, progress: ProgressReporter | None = None
+    ) -> Iterator[DocumentFacts]:
+        """Facts of each document, in input order (lazily, batch by batch)."""
+        progress = progress or SilentProgress()
+        for batch in _batches(documents, self.settings.batch_size * WRITE_BATCHES):
+            yield from self.resolver.resolve(self.analyser.analyse(batch))
+            progress.advance(len(batch))
 
 
 def link_to_subject(item: DocumentFacts) -> None:
