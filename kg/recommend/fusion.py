@@ -3,9 +3,13 @@
 Each signal's scores are standardised per user (z-scores over the catalogue), so a
 weight means the same thing for a user with 3 purchases and one with 300. The weights
 are then found by coordinate ascent on validation nDCG@K (Metzler & Croft's linear
-feature-based ranking): starting from the best single signal, each weight in turn takes
-the value from ``WEIGHT_STEPS`` that ranks the held-out interactions best, until a round
-changes nothing. Nothing is hand-set; a signal that does not help ends at weight 0.
+feature-based ranking): the best single signal is the anchor at weight 1 (a ranking does
+not change when every weight is scaled, so one weight can stay fixed), and each other
+weight in turn takes the value from ``WEIGHT_STEPS`` that ranks the held-out interactions
+best, until a round changes nothing. Fixing the anchor matters: when every weight is
+free they drift up together to the largest step, where the grid can no longer express
+"half as much as the anchor". Nothing is hand-set; a signal that does not help ends at
+weight 0.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import scipy.sparse as sp
 from kg.recommend.metrics import ndcg_at_k, top_k
 
 WEIGHT_STEPS = (0.0, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0)
-MAX_ROUNDS = 4
+MAX_ROUNDS = 8
 
 
 def standardize(scores: np.ndarray) -> np.ndarray:
@@ -66,6 +70,8 @@ def learn_weights(
     for _ in range(MAX_ROUNDS):
         improved = False
         for name in names:
+            if name == best_name:
+                continue
             current = weights[name]
             for step in WEIGHT_STEPS:
                 if step == current:
@@ -76,5 +82,4 @@ def learn_weights(
                     best, total, weights[name], current, improved = value, candidate, step, step, True
         if not improved:
             break
-    top = max(weights.values())
-    return {name: round(w / top, 4) for name, w in weights.items()}, best
+    return {name: round(w, 4) for name, w in weights.items()}, best
