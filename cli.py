@@ -668,7 +668,9 @@ def predict(
 
 
 # ---------------------------------------------------------------------- recommend and target
-FilterOption = Annotated[Optional[str], typer.Option(help="Only items in this category/brand/genre (id or name).")]
+CategoryOption = Annotated[Optional[str], typer.Option(help="Only items in this category or its sub-categories (id or name).")]
+BrandOption = Annotated[Optional[str], typer.Option(help="Only items of this brand (id or name).")]
+GenreOption = Annotated[Optional[str], typer.Option(help="Only items of this genre (id or name).")]
 
 
 def _item_filter(
@@ -692,9 +694,9 @@ def recommend(
     write: Annotated[bool, typer.Option("--write", help="Write them as RECOMMENDED edges (replacing the user's).")] = False,
     all_users: Annotated[bool, typer.Option("--all", help="Every user (with --write).")] = False,
     refit: Annotated[bool, typer.Option("--refit", help="Refit the recommender even if the graph looks unchanged.")] = False,
-    category: FilterOption = None,
-    brand: FilterOption = None,
-    genre: FilterOption = None,
+    category: CategoryOption = None,
+    brand: BrandOption = None,
+    genre: GenreOption = None,
     min_price: Annotated[Optional[float], typer.Option(help="Lowest price.")] = None,
     max_price: Annotated[Optional[float], typer.Option(help="Highest price.")] = None,
     in_stock: Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")] = False,
@@ -735,9 +737,9 @@ def similar(
     item: Annotated[str, typer.Argument(help="Item id.")],
     k: Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="How many items.")] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Show the path behind each item.")] = False,
-    category: FilterOption = None,
-    brand: FilterOption = None,
-    genre: FilterOption = None,
+    category: CategoryOption = None,
+    brand: BrandOption = None,
+    genre: GenreOption = None,
     min_price: Annotated[Optional[float], typer.Option(help="Lowest price.")] = None,
     max_price: Annotated[Optional[float], typer.Option(help="Highest price.")] = None,
     in_stock: Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")] = False,
