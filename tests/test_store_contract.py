@@ -120,6 +120,17 @@ def test_relationship_upsert_is_idempotent_last_write_wins_and_nan_keeps(graph: 
     assert graph.counts().relationships["PURCHASED"] == 3
 
 
+def test_relationship_update_keeps_properties_the_batch_does_not_name(graph: GraphStore) -> None:
+    graph.upsert_relationships("PURCHASED", "User", "Item", _purchases([("u1", "i1", 1, 100.0), ("u2", "i2", 2, 40.0)]))
+    only_count = pd.DataFrame({"from_id": ["u1", "u2"], "to_id": ["i1", "i2"], "count": [5, 2]})
+    result = graph.upsert_relationships("PURCHASED", "User", "Item", only_count)
+    assert (result.created, result.updated) == (0, 2)
+    rels = _rels(graph, "PURCHASED")
+    assert rels["count"].tolist() == [5, 2]
+    assert rels["amount"].tolist() == pytest.approx([100.0, 40.0])
+    assert graph.counts().relationships["PURCHASED"] == 2
+
+
 def test_dangling_endpoint_is_refused_and_nothing_is_written(graph: GraphStore) -> None:
     with pytest.raises(InputError):
         graph.upsert_relationships(

@@ -220,11 +220,12 @@ class LadybugStore(GraphStore):
         rows = prepare_rel_batch(self.schema, rel_type, from_label, to_label, rows)
         if rows.empty:
             return UpsertResult()
+        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
         with self._transaction():
-            stored = self._stored_rels(rel_type, from_label, to_label, rows)
+            stored = self._stored_rels(rel_type, from_label, to_label, rows, given)
             matched = rows.merge(stored, on=[FROM_ID, TO_ID], how="left", suffixes=("", _OLD), indicator=True)
             exists = (matched.pop("_merge") == "both").to_numpy()
-            self._set_rel_properties(rel_type, from_label, to_label, rows[exists & _changed(matched)])
+            self._rewrite_rels(rel_type, from_label, to_label, rows[exists & _changed(matched)])
             new_rows = rows[~exists]
             self._copy_rels(rel_type, from_label, to_label, new_rows)
         return UpsertResult(created=len(new_rows), updated=int(exists.sum()))
@@ -235,30 +236,40 @@ class LadybugStore(GraphStore):
             f"(a:{q(from_label)} {{{q(from_key)}: f}})-[r:{q(rel_type)}]->(b:{q(to_label)} {{{q(to_key)}: t}})"
         )
 
-    def _stored_rels(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> pd.DataFrame:
-        """The batch's relationships that already exist, with their stored property values
+    def _rel_keys(self, rows: pd.DataFrame) -> pa.Table:
+        return pa.table({"f": _arrow_array(rows[FROM_ID], pa.string()), "t": _arrow_array(rows[TO_ID], pa.string())})
+
+    def _stored_rels(
+        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame, columns: list[str]
+    ) -> pd.DataFrame:
+        """The batch's relationships that already exist, with the stored values of ``columns``
         (suffixed ``_OLD``). Reading is an order of magnitude cheaper than a SET here."""
-        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
-        keys = pa.table({"f": _arrow_array(rows[FROM_ID], pa.string()), "t": _arrow_array(rows[TO_ID], pa.string())})
-        values = "".join(f", r.{q(c)} AS {q(c + _OLD)}" for c in given)
+        values = "".join(f", r.{q(c)} AS {q(c + _OLD)}" for c in columns)
         return self._run(
             f"LOAD FROM $rows MATCH {self._rel_pattern(rel_type, from_label, to_label)} "
             f"RETURN f AS {FROM_ID}, t AS {TO_ID}{values}",
-            {"rows": keys},
+            {"rows": self._rel_keys(rows)},
         ).get_as_df()
 
-    def _set_rel_properties(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
-        """SET the given properties on existing relationships (coalesce: null keeps)."""
-        given = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
-        if rows.empty or not given:
+    def _rewrite_rels(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
+        """Give existing relationships the row's values (a null keeps the stored value).
+
+        Ladybug's relationship SET falls to ~15k rows/s on large tables, while a delete
+        (~80k/s) plus COPY (~400k/s) stays fast: so the changed relationships are read whole,
+        deleted and copied back with the new values, inside the caller's transaction.
+        """
+        if rows.empty:
             return
-        aliases = {FROM_ID: "f", TO_ID: "t", **{c: f"c{i}" for i, c in enumerate(given)}}
-        types = {FROM_ID: "STRING", TO_ID: "STRING", **self.schema.rels[rel_type].properties}
-        sets = ", ".join(f"r.{q(c)} = coalesce({aliases[c]}, r.{q(c)})" for c in given)
+        stored = self._stored_rels(rel_type, from_label, to_label, rows, self._property_columns(rel_type))
+        merged = rows.merge(stored, on=[FROM_ID, TO_ID], how="left")
+        for column in self._property_columns(rel_type):
+            old = merged.pop(column + _OLD)
+            merged[column] = merged[column].where(merged[column].notna(), old) if column in rows.columns else old
         self._run(
-            f"LOAD FROM $rows MATCH {self._rel_pattern(rel_type, from_label, to_label)} SET {sets}",
-            {"rows": self._to_arrow(rows, types, aliases)},
+            f"LOAD FROM $rows MATCH {self._rel_pattern(rel_type, from_label, to_label)} DELETE r",
+            {"rows": self._rel_keys(rows)},
         )
+        self._copy_rels(rel_type, from_label, to_label, merged)
 
     def _copy_rels(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
         if rows.empty:
