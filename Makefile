@@ -27,6 +27,8 @@ lint: $(BIN)/kg
 bench: $(BIN)/kg
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/kge.py
+	$(BIN)/python benchmarks/recommend.py
 
 clean:
 	rm -rf $(VENV) kg-data .pytest_cache
