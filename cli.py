@@ -383,7 +383,7 @@ def extract_run(
             report = extract_path(store, settings, path, options, progress=progress, extractor=extractor)
     console.print(extract_table(report, f"Extracted from {from_graph or path}"))
     for line in report.summary_lines():
-        console.print(f"[yellow]{line}")
+        console.print(line, style="yellow", markup=False)  # lines quote [sections] and rejected names
 
 
 @extract_app.command("preview")
@@ -409,7 +409,7 @@ def extract_preview(
     for table in preview_tables(facts):
         console.print(table)
     if facts.note or facts.rejected:
-        console.print(f"[yellow]{facts.note or ''} {'; '.join(facts.rejected)}".strip())
+        console.print(f"{facts.note or ''} {'; '.join(facts.rejected)}".strip(), style="yellow", markup=False)
 
 
 @extract_app.command("train")

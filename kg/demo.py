@@ -82,7 +82,7 @@ def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console
         )
     console.print(extract_table(descriptions, "Item.description"), extract_table(reviews, "reviews.jsonl"))
     for line in descriptions.summary_lines() + reviews.summary_lines():
-        console.print(f"[yellow]{line}")
+        console.print(line, style="yellow", markup=False)
     brands = store.query(
         "MATCH (d:Document)-[:DESCRIBES]->(:Item), (d)-[:MENTIONS]->(b:Brand) "
         "RETURN b.name AS brand, count(DISTINCT d) AS documents ORDER BY documents DESC, brand LIMIT 5"

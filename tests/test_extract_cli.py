@@ -50,3 +50,18 @@ def test_extract_errors_are_one_clear_line(tmp_path: Path) -> None:
     data.write_text('[{"tokens": ["Ann"], "tags": ["U-Peop"], "relations": []}]', encoding="utf-8")
     assert_clean_error(kg("extract", "eval", "--data", str(data), env=env), "kg extract train")
     assert_clean_error(kg("extract", "run", env=env), "PATH or --from-graph")
+
+
+def test_run_summary_prints_schema_hints_verbatim(tmp_path: Path) -> None:
+    """Summary lines quote ``[schema_extension]`` and rejected names: printed as text, not markup."""
+    note = tmp_path / "note.txt"
+    note.write_text("Tim Cook works for Apple in Cupertino.", encoding="utf-8")
+    env = {
+        "KG_STORE": str(tmp_path / "graph"),
+        "KG_DATA_DIR": str(tmp_path / "kg-data"),
+        "KG_EXTRACT__LABEL_MAP": '{"ORG": "[Company]", "PERSON": "Person"}',
+    }
+    run = kg("extract", "run", str(note), env=env)
+    assert run.returncode == 0, run.stderr
+    shown = " ".join(run.stdout.split())
+    assert "label '[Company]' (from ORG)" in shown and "extend it under [schema_extension]" in shown
