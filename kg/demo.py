@@ -58,7 +58,7 @@ def _ingest_shop(store: GraphStore, files: list[tuple[Path, Path]], settings: Se
             report = ingest_path(store, data_file, mapping=mapping, batch_size=settings.batch_size, progress=progress)
         console.print(ingest_table(report, data_file.name))
         for line in report.summary_lines():
-            console.print(f"[yellow]{line}")
+            console.print(line, style="yellow", markup=False)  # lines quote file names and values
 
 
 def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console: Console) -> None:

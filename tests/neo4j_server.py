@@ -9,11 +9,12 @@ test: point them at a throwaway one, never at data you keep.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from kg.config import Settings, load_settings
-from kg.store import GraphStore
+from kg.store import GraphStore, open_store
 
 NEO4J_URI = os.environ.get("KG_NEO4J_URI")
 SKIP_REASON = (
@@ -35,3 +36,14 @@ def wipe(store: GraphStore) -> None:
     store.query("MATCH (n) DETACH DELETE n", write=True)
     for name in store.query("SHOW VECTOR INDEXES YIELD name RETURN name")["name"]:
         store.query(f"DROP INDEX `{name}` IF EXISTS", write=True)
+
+
+def empty_store_settings(kind: str, tmp_path: Path) -> Settings:
+    """Settings for an empty store of ``kind`` ("ladybug" or "neo4j"): a fresh embedded
+    directory, or the test Neo4j database wiped clean (skipped without a server)."""
+    if kind == "neo4j":
+        settings = neo4j_settings()
+        with open_store(settings) as dirty:
+            wipe(dirty)
+        return settings
+    return load_settings(store=str(tmp_path / "graph"), data_dir=tmp_path / "kg-data")

@@ -11,24 +11,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kg.config import Settings, load_settings
+from kg.config import Settings
 from kg.extract import Extractor
 from kg.extract.facts import DocumentRecord
 from kg.extract.pipeline import run_extraction
 from kg.extract.resolve import resolve_graph, review_candidates
 from kg.store import GraphStore, open_store
-from tests.neo4j_server import neo4j_settings, wipe
+from tests.neo4j_server import empty_store_settings
 
 
 @pytest.fixture(params=["ladybug", "neo4j"])
 def graph(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Settings, GraphStore]]:
     """An empty store of each kind holding a tiny catalogue of brands."""
-    if request.param == "neo4j":
-        settings = neo4j_settings()
-        with open_store(settings) as dirty:
-            wipe(dirty)
-    else:
-        settings = load_settings(store=str(tmp_path / "graph"), data_dir=tmp_path / "kg-data")
+    settings = empty_store_settings(request.param, tmp_path)
     with open_store(settings) as store:
         brands = pd.DataFrame({"id": ["northpeak", "nimbus"], "name": ["Northpeak", "Nimbus"]})
         store.upsert_nodes("Brand", brands)

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kg.config import load_settings
 from kg.errors import InputError, KGError, SchemaError, StoreError
 from kg.store import GraphStore, open_store
-from tests.neo4j_server import neo4j_settings, wipe
+from tests.neo4j_server import empty_store_settings
 
 HOSTILE_LABEL = "User`) DETACH DELETE n //"
 
@@ -25,12 +24,7 @@ HOSTILE_LABEL = "User`) DETACH DELETE n //"
 @pytest.fixture(params=["ladybug", "neo4j"])
 def graph(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
     """An empty store of each kind, with three users and three items."""
-    if request.param == "neo4j":
-        settings = neo4j_settings()
-        with open_store(settings) as dirty:
-            wipe(dirty)
-    else:
-        settings = load_settings(store=str(tmp_path / "graph"), data_dir=tmp_path / "kg-data")
+    settings = empty_store_settings(request.param, tmp_path)
     with open_store(settings) as store:
         store.upsert_nodes(
             "User",
