@@ -217,7 +217,7 @@ def segment_table(segmentation: Segmentation) -> pd.DataFrame:
                 "over-indexes on": ", ".join(
                     f"{a['name']} ({a['label'].lower()}, x{a['lift']})" for a in profile["top_attributes"]
                 ),
-                "median interactions": profile["median_interactions"],
+                "median interactions": f"{profile['median_interactions']:g}",
                 "median age": profile.get("median_age"),
                 "typical": "; ".join(
                     str(profile[k]) for k in ("top_age_group", "top_gender", "top_occupation") if k in profile
