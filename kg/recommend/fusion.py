@@ -26,11 +26,19 @@ MAX_ROUNDS = 8
 
 
 def standardize(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores; a constant row (a signal with nothing to say) becomes zeros."""
-    scores = np.asarray(scores, dtype=np.float32)
-    mean = scores.mean(axis=1, keepdims=True)
-    std = scores.std(axis=1, keepdims=True)
-    return np.where(std > 1e-12, (scores - mean) / np.maximum(std, 1e-12), 0.0).astype(np.float32)
+    """Per-row z-scores; a constant row (a signal with nothing to say) becomes zeros.
+
+    Works in place on one float32 copy: for a chunk of users against a large catalogue
+    this runs on every signal, and temporaries made it most of the batch scoring time."""
+    z = np.array(scores, dtype=np.float32)
+    if z.size == 0:
+        return z
+    z -= z.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+    std = np.sqrt(np.einsum("ij,ij->i", z, z) / z.shape[1])[:, None]
+    informative = std > 1e-12
+    np.divide(z, std, out=z, where=informative)
+    z[~informative[:, 0]] = 0.0
+    return z
 
 
 def fuse(standardized: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> np.ndarray:

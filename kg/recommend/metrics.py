@@ -50,7 +50,8 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     ``exclude`` has the same rows as ``scores``. Rows with fewer than ``k`` allowed items
     still return ``k`` columns; excluded ones sort last with score -inf.
     """
-    scores = np.array(scores, dtype=np.float64, copy=True)
+    scores = np.asarray(scores)
+    scores = scores.astype(np.result_type(scores.dtype, np.float32), copy=True)  # float32 stays float32
     if exclude is not None and exclude.nnz:
         rows, cols = exclude.nonzero()
         scores[rows, cols] = -np.inf
