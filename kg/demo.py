@@ -52,10 +52,14 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
     console.print(f"Explore it: kg stats, kg query top-customers --param k=20 (store: {settings.store})")
 
 
-def _ingest_shop(store: GraphStore, files: list[tuple[Path, Path]], settings: Settings, console: Console) -> None:
+def _ingest_shop(
+    store: GraphStore, files: list[tuple[Path, Path]], settings: Settings, console: Console
+) -> None:
     for data_file, mapping in files:
         with rich_progress(console) as progress:
-            report = ingest_path(store, data_file, mapping=mapping, batch_size=settings.batch_size, progress=progress)
+            report = ingest_path(
+                store, data_file, mapping=mapping, batch_size=settings.batch_size, progress=progress
+            )
         console.print(ingest_table(report, data_file.name))
         for line in report.summary_lines():
             console.print(line, style="yellow", markup=False)  # lines quote file names and values
@@ -106,7 +110,9 @@ def _embed_graph(store: GraphStore, settings: Settings, console: Console) -> Non
     console.print(enrich_table(enriched))
     with rich_progress(console) as progress:
         report = train_from_store(settings, store, text=True, progress=progress, num_epochs=DEMO_EPOCHS)
-    console.print(metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples"))
+    console.print(
+        metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples")
+    )
     user = "User:U00001"
     predicted = predict_links(report.trained, store, head=user, relation="PURCHASED", k=5)
     console.print(frame_table(predicted, title=f"kg predict {user} PURCHASED: likely next purchases"))
@@ -135,7 +141,9 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
     console.print(cypher_panel(frame.head(1)))
     with rich_progress(console) as progress:
         written = write_all_recommendations(store, recommender, progress=progress)
-    console.print(f"Wrote {written:,} RECOMMENDED edges ({recommender.name}); see: kg query user-recommendations")
+    console.print(
+        f"Wrote {written:,} RECOMMENDED edges ({recommender.name}); see: kg query user-recommendations"
+    )
     product = graph.item_ids[np.argsort(-graph.item_popularity, kind="stable")[len(graph.item_ids) // 10]]
     targets = audience(recommender, product, 8).drop(columns=["item"])
     title = f"Audience for {graph.item_name(graph.item_index(product))} ({product})"

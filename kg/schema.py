@@ -157,9 +157,7 @@ class Schema:
         self.node(to_label)
         if (from_label, to_label) not in rel.endpoints:
             allowed = ", ".join(f"({a})->({b})" for a, b in rel.endpoints)
-            raise SchemaError(
-                f"{rel_type} may not connect ({from_label})->({to_label}); allowed: {allowed}."
-            )
+            raise SchemaError(f"{rel_type} may not connect ({from_label})->({to_label}); allowed: {allowed}.")
         return rel
 
     def check_node_properties(self, label: str, names: Iterable[str]) -> NodeType:
@@ -180,8 +178,7 @@ class Schema:
         unknown = [n for n in names if n not in rel.properties]
         if unknown:
             raise SchemaError(
-                f"Properties {unknown} are not declared for {rel_type}; "
-                f"declared: {sorted(rel.properties)}."
+                f"Properties {unknown} are not declared for {rel_type}; declared: {sorted(rel.properties)}."
             )
         return rel
 
@@ -242,7 +239,9 @@ def merge_schema_data(base: Mapping[str, Any], extension: Mapping[str, Any]) -> 
     """Union of two schema mappings: new labels/types are added, existing ones gain
     properties and endpoint pairs. Nothing declared in ``base`` is removed."""
     merged: dict[str, Any] = {
-        "nodes": {k: {**v, "properties": dict(v.get("properties", {}))} for k, v in base.get("nodes", {}).items()},
+        "nodes": {
+            k: {**v, "properties": dict(v.get("properties", {}))} for k, v in base.get("nodes", {}).items()
+        },
         "rels": {
             k: {**v, "properties": dict(v.get("properties", {})), "endpoints": list(v.get("endpoints", []))}
             for k, v in base.get("rels", {}).items()
@@ -250,7 +249,9 @@ def merge_schema_data(base: Mapping[str, Any], extension: Mapping[str, Any]) -> 
     }
     unknown_sections = set(extension) - {"nodes", "rels"}
     if unknown_sections:
-        raise ConfigError(f"schema_extension may only hold [nodes] and [rels], not {sorted(unknown_sections)}.")
+        raise ConfigError(
+            f"schema_extension may only hold [nodes] and [rels], not {sorted(unknown_sections)}."
+        )
     for label, spec in extension.get("nodes", {}).items():
         target = merged["nodes"].setdefault(label, {"properties": {}})
         target["properties"].update(spec.get("properties", {}))

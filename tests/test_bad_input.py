@@ -35,7 +35,9 @@ def items(store: GraphStore) -> list[dict[str, object]]:
     return frame.to_dict("records")
 
 
-def test_unterminated_quote_costs_only_the_rest_of_the_file(store: GraphStore, tmp_path: Path, mapping: Path) -> None:
+def test_unterminated_quote_costs_only_the_rest_of_the_file(
+    store: GraphStore, tmp_path: Path, mapping: Path
+) -> None:
     data = tmp_path / "items.csv"
     data.write_text('sku,name,description,price\nA,ok,fine,1\nB,"broken,desc,2\nC,lost,x,3\n')
     report = ingest_path(store, data, mapping=mapping)
@@ -48,7 +50,10 @@ def test_duplicate_ids_last_row_wins(store: GraphStore, tmp_path: Path, mapping:
     data.write_text("sku,name,description,price\nA,first,,1\nB,b,,2\nA,second,,\n")
     ingest_path(store, data, mapping=mapping)
     # the second A row wins for name; its empty price does not erase the earlier 1.0
-    assert items(store) == [{"id": "A", "name": "second", "price": 1.0}, {"id": "B", "name": "b", "price": 2.0}]
+    assert items(store) == [
+        {"id": "A", "name": "second", "price": 1.0},
+        {"id": "B", "name": "b", "price": 2.0},
+    ]
     later = tmp_path / "later.csv"
     later.write_text("sku,name,description,price\nA,third,,5\n")
     ingest_path(store, later, mapping=mapping)
@@ -81,7 +86,9 @@ def test_utf16_file_names_the_encoding_fix(store: GraphStore, tmp_path: Path, ma
 
 
 @pytest.mark.parametrize("content", ["", "sku,name,description,price\n"])
-def test_empty_and_header_only_files_write_nothing(store: GraphStore, tmp_path: Path, mapping: Path, content: str) -> None:
+def test_empty_and_header_only_files_write_nothing(
+    store: GraphStore, tmp_path: Path, mapping: Path, content: str
+) -> None:
     data = tmp_path / "items.csv"
     data.write_text(content)
     report = ingest_path(store, data, mapping=mapping)
@@ -90,7 +97,9 @@ def test_empty_and_header_only_files_write_nothing(store: GraphStore, tmp_path: 
 
 def test_nul_bytes_and_control_characters(store: GraphStore, tmp_path: Path, mapping: Path) -> None:
     data = tmp_path / "items.csv"
-    data.write_bytes(b"sku,name,description,price\nA,tab\there,,1\nB,nul\x00byte,,2\nC,bell\x07 `tick` 'q',,3\n")
+    data.write_bytes(
+        b"sku,name,description,price\nA,tab\there,,1\nB,nul\x00byte,,2\nC,bell\x07 `tick` 'q',,3\n"
+    )
     report = ingest_path(store, data, mapping=mapping)
     names = {row["id"]: row["name"] for row in items(store)}
     assert names["A"] == "tab\there" and names["C"] == "bell\x07 `tick` 'q'"
@@ -132,8 +141,14 @@ def test_nan_and_inf_ratings_in_csv_are_skipped_and_reported(store: GraphStore, 
 def test_nan_and_infinity_literals_in_jsonl_are_invalid_json(store: GraphStore, tmp_path: Path) -> None:
     """Python's json reads NaN, which JSON does not allow; taken as a missing value, the
     edge would load without its rating."""
-    rows = ['{"user": "u1", "item": "i1", "rating": NaN}', '{"user": "u1", "item": "i2", "rating": -Infinity}']
-    rows += [json.dumps({"user": "u1", "item": "i3", "rating": 4.5}), '{"user": "u1", "item": "i4", "rating": 1e400}']
+    rows = [
+        '{"user": "u1", "item": "i1", "rating": NaN}',
+        '{"user": "u1", "item": "i2", "rating": -Infinity}',
+    ]
+    rows += [
+        json.dumps({"user": "u1", "item": "i3", "rating": 4.5}),
+        '{"user": "u1", "item": "i4", "rating": 1e400}',
+    ]
     problems = ingest_ratings(store, tmp_path / "ratings.jsonl", "\n".join(rows) + "\n")
     assert ratings(store) == {("u1", "i3"): 4.5}
     assert problems == [
@@ -146,7 +161,9 @@ def test_nan_and_infinity_literals_in_jsonl_are_invalid_json(store: GraphStore, 
 def test_ids_that_are_not_scalars_are_reported(store: GraphStore, tmp_path: Path) -> None:
     rows = [{"user": ["u1"], "item": "i1", "rating": 1}, {"user": {"id": "u1"}, "item": "i1", "rating": 1}]
     rows += [{"user": 7, "item": "i1", "rating": 2}]
-    problems = ingest_ratings(store, tmp_path / "ratings.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
+    problems = ingest_ratings(
+        store, tmp_path / "ratings.jsonl", "".join(json.dumps(row) + "\n" for row in rows)
+    )
     assert ratings(store) == {("7", "i1"): 2.0}
     assert problems == [
         "ratings.jsonl:1: id in column 'user' must be a string or number, not a list",
@@ -180,7 +197,13 @@ def test_quotes_and_backticks_in_values_round_trip_as_data(tmp_path: Path) -> No
     loaded = kg(*store, "ingest", str(data), "--mapping", str(mapping))
     assert loaded.returncode == 0, loaded.stderr
     for value in HOSTILE:
-        found = kg(*store, "query", "MATCH (i:Item {id: $id})-[:HAS_BRAND]->(b:Brand) RETURN i.name, b.name", "-p", f"id={value}")
+        found = kg(
+            *store,
+            "query",
+            "MATCH (i:Item {id: $id})-[:HAS_BRAND]->(b:Brand) RETURN i.name, b.name",
+            "-p",
+            f"id={value}",
+        )
         assert found.returncode == 0, found.stderr
         assert found.stdout.count(value) == 2, found.stdout  # the item name and the brand name
     stats = kg(*store, "stats")
@@ -190,7 +213,10 @@ def test_quotes_and_backticks_in_values_round_trip_as_data(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("mapping", "fragment"),
     [
-        ('[nodes]\nlabel = "Item`) DETACH DELETE n //"\nid = "sku"\n', "Label 'Item`) DETACH DELETE n //' is not allowed"),
+        (
+            '[nodes]\nlabel = "Item`) DETACH DELETE n //"\nid = "sku"\n',
+            "Label 'Item`) DETACH DELETE n //' is not allowed",
+        ),
         (
             '[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { "name` = 1 DETACH DELETE n //" = "name" }\n',
             "are not declared for Item",
@@ -210,7 +236,9 @@ def test_quotes_and_backticks_in_values_round_trip_as_data(tmp_path: Path) -> No
     ],
     ids=["node label", "property", "link label", "relationship type", "constant"],
 )
-def test_hostile_names_in_a_mapping_are_refused_before_writing(tmp_path: Path, mapping: str, fragment: str) -> None:
+def test_hostile_names_in_a_mapping_are_refused_before_writing(
+    tmp_path: Path, mapping: str, fragment: str
+) -> None:
     data = tmp_path / "items.csv"
     data.write_text("sku,name,brand\nA,Lamp,Voltix\n")
     hostile = tmp_path / "hostile.toml"
@@ -232,7 +260,9 @@ def test_hostile_names_in_a_mapping_are_refused_before_writing(tmp_path: Path, m
 def test_hostile_names_in_the_schema_extension_are_refused(tmp_path: Path, extension: str) -> None:
     config = tmp_path / "kg.toml"
     config.write_text(extension)
-    assert_clean_error(kg("--config", str(config), "--store", str(tmp_path / "graph"), "stats"), "is not allowed")
+    assert_clean_error(
+        kg("--config", str(config), "--store", str(tmp_path / "graph"), "stats"), "is not allowed"
+    )
     assert not (tmp_path / "graph").exists()
 
 
@@ -241,7 +271,9 @@ def test_text_that_looks_like_terminal_markup_is_shown_as_written(tmp_path: Path
     data = tmp_path / "items.csv"
     data.write_text("sku,name,price\nA,[red]Lamp[/red],1\nB,oops [/] x,2\nC,x,[/x]\n")
     mapping = tmp_path / "items.toml"
-    mapping.write_text('[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { name = "name", price = "price" }\n')
+    mapping.write_text(
+        '[nodes]\nlabel = "Item"\nid = "sku"\nproperties = { name = "name", price = "price" }\n'
+    )
     store = ["--store", str(tmp_path / "graph")]
     loaded = kg(*store, "ingest", str(data), "--mapping", str(mapping))
     assert loaded.returncode == 0, loaded.stderr

@@ -21,7 +21,9 @@ KG = [sys.executable, "-c", "from cli import main; main()"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def kg(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def kg(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **(env or {})}
     return subprocess.run([*KG, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300)
 
@@ -53,7 +55,9 @@ def mapped_file(tmp_path: Path) -> tuple[Path, Path]:
     data = tmp_path / "users.csv"
     data.write_text("user_id,name,age\nu1,Ada,36\nu2,Alan,41\nu3,Grace,oops\n")
     mapping = tmp_path / "users.toml"
-    mapping.write_text('[nodes]\nlabel = "User"\nid = "user_id"\nproperties = { name = "name", age = "age" }\n')
+    mapping.write_text(
+        '[nodes]\nlabel = "User"\nid = "user_id"\nproperties = { name = "name", age = "age" }\n'
+    )
     return data, mapping
 
 
@@ -126,7 +130,10 @@ def test_neo4j_without_password_says_which_variable() -> None:
 
 @pytest.mark.skipif(not os.environ.get("KG_NEO4J_URI"), reason="needs a Neo4j server: set KG_NEO4J_URI")
 def test_wrong_neo4j_password_is_a_clear_error() -> None:
-    result = kg("stats", env={"KG_STORE": os.environ["KG_NEO4J_URI"], "KG_NEO4J_PASSWORD": "definitely-wrong-password"})
+    result = kg(
+        "stats",
+        env={"KG_STORE": os.environ["KG_NEO4J_URI"], "KG_NEO4J_PASSWORD": "definitely-wrong-password"},
+    )
     assert_clean_error(result, "refused the credentials")
     assert "definitely-wrong-password" not in result.stderr
 
@@ -158,7 +165,16 @@ def movielens_zip_server(tmp_path: Path) -> Iterator[str]:
 
 
 def test_datasets_download_and_local_path(tmp_path: Path, movielens_zip_server: str) -> None:
-    downloaded = kg("--store", str(tmp_path / "a"), "datasets", "load", "movielens-100k", "--url", movielens_zip_server, cwd=tmp_path)
+    downloaded = kg(
+        "--store",
+        str(tmp_path / "a"),
+        "datasets",
+        "load",
+        "movielens-100k",
+        "--url",
+        movielens_zip_server,
+        cwd=tmp_path,
+    )
     assert downloaded.returncode == 0, downloaded.stderr
     assert (tmp_path / "kg-data" / "datasets" / "ml-100k" / "u.data").is_file()
     assert "100,000" in downloaded.stdout
@@ -168,5 +184,14 @@ def test_datasets_download_and_local_path(tmp_path: Path, movielens_zip_server: 
     from_path = kg("--store", str(tmp_path / "b"), "datasets", "load", "movielens-100k", "--path", str(local))
     assert from_path.returncode == 0 and "943" in from_path.stdout
 
-    offline = kg("--store", str(tmp_path / "c"), "datasets", "load", "movielens-100k", "--url", "http://127.0.0.1:9/none.zip", cwd=tmp_path / "copy")
+    offline = kg(
+        "--store",
+        str(tmp_path / "c"),
+        "datasets",
+        "load",
+        "movielens-100k",
+        "--url",
+        "http://127.0.0.1:9/none.zip",
+        cwd=tmp_path / "copy",
+    )
     assert_clean_error(offline, "Cannot download", "--path")

@@ -56,14 +56,18 @@ def test_nodes_links_and_bad_rows(store: GraphStore, products: tuple[Path, Path]
     data, mapping = products
     report = ingest_path(store, data, mapping=mapping)
 
-    items = store.query("MATCH (i:Item) RETURN i.id AS id, i.name AS name, i.price AS price, i.in_stock AS s, i.kind AS kind ORDER BY id")
+    items = store.query(
+        "MATCH (i:Item) RETURN i.id AS id, i.name AS name, i.price AS price, i.in_stock AS s, i.kind AS kind ORDER BY id"
+    )
     assert items.to_dict("records") == [
         {"id": "P1", "name": "Trail Shoe, v2", "price": 89.5, "s": True, "kind": "product"},
         {"id": "P2", "name": "Rain Jacket", "price": 120.0, "s": False, "kind": "product"},
     ]
     brands = store.query("MATCH (i:Item)-[:HAS_BRAND]->(b:Brand) RETURN DISTINCT b.id AS id")
     assert brands["id"].tolist() == ["northpeak"], "brand spellings differing in case/space are one node"
-    cats = store.query("MATCH (:Item {id: 'P1'})-[:IN_CATEGORY]->(c:Category) RETURN c.name AS name ORDER BY name")
+    cats = store.query(
+        "MATCH (:Item {id: 'P1'})-[:IN_CATEGORY]->(c:Category) RETURN c.name AS name ORDER BY name"
+    )
     assert cats["name"].tolist() == ["Footwear", "Running"]
 
     problems = [str(p) for p in report.problems.kept]
@@ -90,10 +94,14 @@ def test_strict_stops_at_first_bad_row(store: GraphStore, products: tuple[Path, 
         ingest_path(store, data, mapping=mapping, strict=True)
 
 
-def test_edges_with_dangling_references(store: GraphStore, products: tuple[Path, Path], tmp_path: Path) -> None:
+def test_edges_with_dangling_references(
+    store: GraphStore, products: tuple[Path, Path], tmp_path: Path
+) -> None:
     ingest_path(store, *products[:1], mapping=products[1])
     store.upsert_nodes("User", pd.DataFrame({"id": ["u1", "u2"]}))
-    purchases = write(tmp_path / "purchases.csv", "user,sku,qty,ts\nu1,P1,2,100\nu2,P1,1,101\nu1,P9,1,102\nu3,P2,1,103\n")
+    purchases = write(
+        tmp_path / "purchases.csv", "user,sku,qty,ts\nu1,P1,2,100\nu2,P1,1,101\nu1,P9,1,102\nu3,P2,1,103\n"
+    )
     mapping = write(tmp_path / "purchases.toml", PURCHASES_MAPPING)
 
     skipped = ingest_path(store, purchases, mapping=mapping, dangling="skip")
@@ -106,13 +114,17 @@ def test_edges_with_dangling_references(store: GraphStore, products: tuple[Path,
     assert store.counts().relationships["PURCHASED"] == 4
     placeholders = store.query("MATCH (n:Item) WHERE n.placeholder = true RETURN n.id AS id")
     assert placeholders["id"].tolist() == ["P9"]
-    qty = store.query("MATCH (:User {id: 'u1'})-[p:PURCHASED]->(:Item {id: 'P1'}) RETURN p.count AS c, p.timestamp AS t")
+    qty = store.query(
+        "MATCH (:User {id: 'u1'})-[p:PURCHASED]->(:Item {id: 'P1'}) RETURN p.count AS c, p.timestamp AS t"
+    )
     assert qty.to_dict("records") == [{"c": 2, "t": 100}]
 
 
 def test_jsonl_with_malformed_lines(store: GraphStore, tmp_path: Path) -> None:
     lines = [
-        json.dumps({"sku": "J1", "name": "Quote \" and `backtick` and \u0007 bell", "price": 3, "brand": "Acme"}),
+        json.dumps(
+            {"sku": "J1", "name": 'Quote " and `backtick` and \u0007 bell', "price": 3, "brand": "Acme"}
+        ),
         "{not json",
         json.dumps(["a", "list"]),
         json.dumps({"sku": "J2", "name": "NaN price", "price": "NaN", "brand": "Acme"}),
@@ -124,12 +136,14 @@ def test_jsonl_with_malformed_lines(store: GraphStore, tmp_path: Path) -> None:
     report = ingest_path(store, data, fmt="jsonl", mapping=mapping)
     names = store.query("MATCH (i:Item) RETURN i.id AS id, i.name AS name ORDER BY id")
     assert names["id"].tolist() == ["J1", "J3"]
-    assert names["name"][0] == "Quote \" and `backtick` and \u0007 bell"
+    assert names["name"][0] == 'Quote " and `backtick` and \u0007 bell'
     assert [p.line for p in report.problems.kept] == [2, 3, 4]
     assert "not a finite number" in report.problems.kept[2].message
 
 
-def test_mapping_errors_are_caught_before_writing(store: GraphStore, products: tuple[Path, Path], tmp_path: Path) -> None:
+def test_mapping_errors_are_caught_before_writing(
+    store: GraphStore, products: tuple[Path, Path], tmp_path: Path
+) -> None:
     data, _ = products
     unknown_column = write(tmp_path / "a.toml", PRODUCTS_MAPPING.replace('price = "price"', 'price = "cost"'))
     with pytest.raises(ConfigError, match=r"columns that products.csv does not have: \['cost'\]"):
@@ -137,7 +151,9 @@ def test_mapping_errors_are_caught_before_writing(store: GraphStore, products: t
     unknown_label = write(tmp_path / "b.toml", PRODUCTS_MAPPING.replace('label = "Item"', 'label = "Gadget"'))
     with pytest.raises(SchemaError, match="Gadget"):
         ingest_path(store, data, mapping=unknown_label)
-    hostile = write(tmp_path / "c.toml", PRODUCTS_MAPPING.replace('rel = "HAS_BRAND"', 'rel = "X`]->() DELETE n //"'))
+    hostile = write(
+        tmp_path / "c.toml", PRODUCTS_MAPPING.replace('rel = "HAS_BRAND"', 'rel = "X`]->() DELETE n //"')
+    )
     with pytest.raises(SchemaError, match="not allowed"):
         ingest_path(store, data, mapping=hostile)
     broken = write(tmp_path / "d.toml", "[nodes\n")
@@ -149,7 +165,11 @@ def test_mapping_errors_are_caught_before_writing(store: GraphStore, products: t
 
 
 def test_wrong_encoding_names_the_fix(store: GraphStore, tmp_path: Path) -> None:
-    data = write(tmp_path / "latin.csv", "sku,name,price,in_stock,brand,categories\nL1,Crème brûlée set,9,yes,Casa,Home\n", encoding="latin-1")
+    data = write(
+        tmp_path / "latin.csv",
+        "sku,name,price,in_stock,brand,categories\nL1,Crème brûlée set,9,yes,Casa,Home\n",
+        encoding="latin-1",
+    )
     mapping = write(tmp_path / "m.toml", PRODUCTS_MAPPING)
     with pytest.raises(InputError, match=r"not valid utf-8-sig.*--encoding"):
         ingest_path(store, data, mapping=mapping)

@@ -60,7 +60,9 @@ def test_second_process_gets_store_in_use(graph: str, writer: subprocess.Popen[s
     users.write_text("user_id\nu1\n")
     mapping = tmp_path / "u.toml"
     mapping.write_text('[nodes]\nlabel = "User"\nid = "user_id"\n')
-    assert_clean_error(kg("--store", graph, "ingest", str(users), "-m", str(mapping)), "is in use", f"pid {writer.pid}")
+    assert_clean_error(
+        kg("--store", graph, "ingest", str(users), "-m", str(mapping)), "is in use", f"pid {writer.pid}"
+    )
     assert_clean_error(kg("--store", graph, "stats"), "is in use", "another kg process")
 
 
@@ -85,7 +87,10 @@ def write_purchases(tmp_path: Path, rows: int) -> tuple[Path, Path, Path, Path]:
     rng = np.random.default_rng(3)
     users, items = tmp_path / "users.csv", tmp_path / "purchases.csv"
     users.write_text("user_id\n" + "".join(f"u{i}\n" for i in range(5000)))
-    pairs = {(int(u), int(i)) for u, i in zip(rng.integers(0, 5000, rows * 2), rng.integers(0, 3000, rows * 2), strict=True)}
+    pairs = {
+        (int(u), int(i))
+        for u, i in zip(rng.integers(0, 5000, rows * 2), rng.integers(0, 3000, rows * 2), strict=True)
+    }
     with items.open("w", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["user_id", "sku", "qty"])
@@ -126,11 +131,30 @@ def test_killed_ingest_resumes_to_the_same_graph(tmp_path: Path) -> None:
         assert kg("--store", store, "ingest", str(users), "-m", str(users_map)).returncode == 0
     assert kg("--store", reference, "ingest", str(purchases), "-m", str(purchases_map)).returncode == 0
 
-    command = [sys.executable, "-c", "from cli import main; main()", "--store", interrupted, "ingest", str(purchases), "-m", str(purchases_map), "--batch-size", "5000"]
-    victim = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-c",
+        "from cli import main; main()",
+        "--store",
+        interrupted,
+        "ingest",
+        str(purchases),
+        "-m",
+        str(purchases_map),
+        "--batch-size",
+        "5000",
+    ]
+    victim = subprocess.Popen(
+        command,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_until_written(Path(interrupted), before=store_bytes(Path(interrupted)))
     victim.send_signal(signal.SIGKILL)
-    assert victim.wait() == -signal.SIGKILL, "the ingest finished before it could be interrupted; use more rows"
+    assert victim.wait() == -signal.SIGKILL, (
+        "the ingest finished before it could be interrupted; use more rows"
+    )
 
     partial_counts, _ = snapshot(interrupted)
     assert 0 < partial_counts.get("PURCHASED", 0) < 150_000, "killed between batches, mid-run"

@@ -115,7 +115,9 @@ def test_relationship_upsert_is_idempotent_last_write_wins_and_nan_keeps(graph: 
 
 
 def test_relationship_update_keeps_properties_the_batch_does_not_name(graph: GraphStore) -> None:
-    graph.upsert_relationships("PURCHASED", "User", "Item", _purchases([("u1", "i1", 1, 100.0), ("u2", "i2", 2, 40.0)]))
+    graph.upsert_relationships(
+        "PURCHASED", "User", "Item", _purchases([("u1", "i1", 1, 100.0), ("u2", "i2", 2, 40.0)])
+    )
     only_count = pd.DataFrame({"from_id": ["u1", "u2"], "to_id": ["i1", "i2"], "count": [5, 2]})
     result = graph.upsert_relationships("PURCHASED", "User", "Item", only_count)
     assert (result.created, result.updated) == (0, 2)

@@ -27,16 +27,30 @@ TAXONOMY: dict[str, list[str]] = {
 }
 
 SINGULAR = {
-    "Running Shoes": "Running Shoe", "Hiking Boots": "Hiking Boot", "Sandals": "Sandal",
-    "Jackets": "Jacket", "T-Shirts": "T-Shirt", "Sweaters": "Sweater",
-    "Headphones": "Headphones", "Smartwatches": "Smartwatch", "Speakers": "Speaker",
-    "Cookware": "Cookware Set", "Bedding": "Bedding Set", "Lamps": "Lamp",
-    "Tents": "Tent", "Backpacks": "Backpack", "Sleeping Bags": "Sleeping Bag",
+    "Running Shoes": "Running Shoe",
+    "Hiking Boots": "Hiking Boot",
+    "Sandals": "Sandal",
+    "Jackets": "Jacket",
+    "T-Shirts": "T-Shirt",
+    "Sweaters": "Sweater",
+    "Headphones": "Headphones",
+    "Smartwatches": "Smartwatch",
+    "Speakers": "Speaker",
+    "Cookware": "Cookware Set",
+    "Bedding": "Bedding Set",
+    "Lamps": "Lamp",
+    "Tents": "Tent",
+    "Backpacks": "Backpack",
+    "Sleeping Bags": "Sleeping Bag",
 }
 
 # brand -> (spellings used in text, home city, categories it makes)
 BRANDS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
-    "Northpeak": (("Northpeak", "NorthPeak Inc.", "NORTHPEAK"), "Portland", ("Outdoor", "Apparel", "Footwear")),
+    "Northpeak": (
+        ("Northpeak", "NorthPeak Inc.", "NORTHPEAK"),
+        "Portland",
+        ("Outdoor", "Apparel", "Footwear"),
+    ),
     "Aurora Audio": (("Aurora Audio", "Aurora Audio Ltd.", "AURORA AUDIO"), "Berlin", ("Electronics",)),
     "Stridewell": (("Stridewell", "Stridewell Corp.", "StrideWell"), "Boston", ("Footwear",)),
     "Casa Verde": (("Casa Verde", "Casa Verde S.A.", "CASA VERDE"), "Madrid", ("Home",)),
@@ -58,10 +72,51 @@ MATERIALS: dict[str, tuple[str, ...]] = {
     "Outdoor": ("nylon", "polyester", "aluminium", "down"),
 }
 COLORS = ("black", "white", "navy", "red", "olive", "grey", "sand", "teal")
-ADJECTIVES = ("Trail", "Classic", "Urban", "Alpine", "Summit", "Breeze", "Everyday", "Pro", "Lite", "Heritage")
+ADJECTIVES = (
+    "Trail",
+    "Classic",
+    "Urban",
+    "Alpine",
+    "Summit",
+    "Breeze",
+    "Everyday",
+    "Pro",
+    "Lite",
+    "Heritage",
+)
 PRICE_BANDS = {"Footwear": 90.0, "Apparel": 60.0, "Electronics": 150.0, "Home": 45.0, "Outdoor": 120.0}
-FIRST_NAMES = ("Ava", "Ben", "Chloe", "Dan", "Eva", "Finn", "Grace", "Hugo", "Iris", "Jon", "Kira", "Leo", "Maya", "Noah", "Olga", "Paul")
-LAST_NAMES = ("Smith", "Garcia", "Müller", "Rossi", "Kim", "Novak", "Silva", "Brown", "Dubois", "Jensen", "Ito", "Khan")
+FIRST_NAMES = (
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Eva",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Iris",
+    "Jon",
+    "Kira",
+    "Leo",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Paul",
+)
+LAST_NAMES = (
+    "Smith",
+    "Garcia",
+    "Müller",
+    "Rossi",
+    "Kim",
+    "Novak",
+    "Silva",
+    "Brown",
+    "Dubois",
+    "Jensen",
+    "Ito",
+    "Khan",
+)
 COUNTRIES = ("US", "DE", "FR", "GB", "ES", "SE", "JP")
 
 
@@ -182,7 +237,9 @@ class _Item:
     price: float
 
 
-def _write_products(out_dir: Path, rng: np.random.Generator, count: int, leaves: list[tuple[str, str, str]]) -> list[_Item]:
+def _write_products(
+    out_dir: Path, rng: np.random.Generator, count: int, leaves: list[tuple[str, str, str]]
+) -> list[_Item]:
     rows, items = [], []
     for index in range(count):
         leaf_id, leaf, top = leaves[index % len(leaves)]
@@ -204,11 +261,37 @@ def _write_products(out_dir: Path, rng: np.random.Generator, count: int, leaves:
             + f". Now ${price:.2f}."
         )
         sku = f"P{index + 1:05d}"
-        rows.append([sku, name, description, price, "USD", color, size, material, bool(rng.random() > 0.08), brand, leaf_id])
+        rows.append(
+            [
+                sku,
+                name,
+                description,
+                price,
+                "USD",
+                color,
+                size,
+                material,
+                bool(rng.random() > 0.08),
+                brand,
+                leaf_id,
+            ]
+        )
         items.append(_Item(sku, brand, top, leaf_id, price))
     _write_csv(
         out_dir / "products.csv",
-        ["sku", "name", "description", "price", "currency", "color", "size", "material", "in_stock", "brand", "category_id"],
+        [
+            "sku",
+            "name",
+            "description",
+            "price",
+            "currency",
+            "color",
+            "size",
+            "material",
+            "in_stock",
+            "brand",
+            "category_id",
+        ],
         rows,
     )
     return items
@@ -221,7 +304,16 @@ def _write_users(out_dir: Path, rng: np.random.Generator, count: int) -> list[st
         name = f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} {LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]}"
         age = int(np.clip(rng.normal(38, 12), 16, 85))
         signup = f"2025-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}"
-        rows.append([uid, name, age, ("F", "M", "X")[int(rng.choice(3, p=[0.49, 0.49, 0.02]))], COUNTRIES[int(rng.integers(len(COUNTRIES)))], signup])
+        rows.append(
+            [
+                uid,
+                name,
+                age,
+                ("F", "M", "X")[int(rng.choice(3, p=[0.49, 0.49, 0.02]))],
+                COUNTRIES[int(rng.integers(len(COUNTRIES)))],
+                signup,
+            ]
+        )
         ids.append(uid)
     _write_csv(out_dir / "users.csv", ["user_id", "name", "age", "gender", "country", "signup_date"], rows)
     return ids
@@ -233,17 +325,21 @@ def _taste_weights(rng: np.random.Generator, items: list[_Item], popularity: np.
     favourite_tops = set(rng.choice(tops, size=int(rng.integers(1, 3)), replace=False))
     favourite_brands = set(rng.choice(list(BRANDS), size=2, replace=False))
     price_taste = rng.lognormal(0, 0.4)
-    weights = np.array([
-        (6.0 if item.top in favourite_tops else 0.3)
-        * (3.0 if item.brand in favourite_brands else 1.0)
-        * np.exp(-abs(np.log(item.price / (PRICE_BANDS[item.top] * price_taste))))
-        for item in items
-    ])
+    weights = np.array(
+        [
+            (6.0 if item.top in favourite_tops else 0.3)
+            * (3.0 if item.brand in favourite_brands else 1.0)
+            * np.exp(-abs(np.log(item.price / (PRICE_BANDS[item.top] * price_taste))))
+            for item in items
+        ]
+    )
     weights *= popularity
     return weights / weights.sum()
 
 
-def _write_interactions(out_dir: Path, rng: np.random.Generator, users: list[str], items: list[_Item], size: ShopSize) -> None:
+def _write_interactions(
+    out_dir: Path, rng: np.random.Generator, users: list[str], items: list[_Item], size: ShopSize
+) -> None:
     popularity = 1.0 / np.arange(1, len(items) + 1) ** 0.8  # Zipf-like long tail
     popularity = popularity[rng.permutation(len(items))]
     start = 1_735_689_600  # 2025-01-01
@@ -256,10 +352,20 @@ def _write_interactions(out_dir: Path, rng: np.random.Generator, users: list[str
         viewed = rng.choice(len(items), size=n_view, replace=False, p=weights)
         bought = viewed[:n_buy]
         for index in viewed:
-            views.append([uid, items[index].sku, int(rng.integers(1, 6)), start + int(rng.integers(0, 3.1e7))])
+            views.append(
+                [uid, items[index].sku, int(rng.integers(1, 6)), start + int(rng.integers(0, 3.1e7))]
+            )
         for index in bought:
             quantity = int(rng.choice([1, 1, 1, 2, 3]))
-            purchases.append([uid, items[index].sku, quantity, round(quantity * items[index].price, 2), start + int(rng.integers(0, 3.1e7))])
+            purchases.append(
+                [
+                    uid,
+                    items[index].sku,
+                    quantity,
+                    round(quantity * items[index].price, 2),
+                    start + int(rng.integers(0, 3.1e7)),
+                ]
+            )
     _write_csv(out_dir / "purchases.csv", ["user_id", "sku", "quantity", "amount", "timestamp"], purchases)
     _write_csv(out_dir / "views.csv", ["user_id", "sku", "views", "timestamp"], views)
 
@@ -272,7 +378,9 @@ REVIEW_TEMPLATES = (
 )
 
 
-def _write_reviews(out_dir: Path, rng: np.random.Generator, users: list[str], items: list[_Item], count: int) -> None:
+def _write_reviews(
+    out_dir: Path, rng: np.random.Generator, users: list[str], items: list[_Item], count: int
+) -> None:
     with (out_dir / "reviews.jsonl").open("w", encoding="utf-8") as handle:
         for index in range(count):
             item = items[int(rng.integers(len(items)))]
@@ -290,6 +398,10 @@ def _write_reviews(out_dir: Path, rng: np.random.Generator, users: list[str], it
                 color=COLORS[int(rng.integers(len(COLORS)))],
                 price=item.price,
             )
-            record = {"id": f"R{index + 1:05d}", "user_id": users[int(rng.integers(len(users)))], "sku": item.sku, "text": text}
+            record = {
+                "id": f"R{index + 1:05d}",
+                "user_id": users[int(rng.integers(len(users)))],
+                "sku": item.sku,
+                "text": text,
+            }
             handle.write(json.dumps(record) + "\n")
-

@@ -91,7 +91,11 @@ class Mapping(_Strict):
     def columns(self) -> list[str]:
         """Every input column the mapping reads."""
         if self.nodes is not None:
-            return [self.nodes.id, *self.nodes.properties.values(), *(link.column for link in self.nodes.links)]
+            return [
+                self.nodes.id,
+                *self.nodes.properties.values(),
+                *(link.column for link in self.nodes.links),
+            ]
         assert self.edges is not None
         return [self.edges.source.column, self.edges.target.column, *self.edges.properties.values()]
 

@@ -58,7 +58,9 @@ class MovieLensLoader:
 
     def _rows(self, name: str, columns: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
         delimiter = "\t" if name == "u.data" else "|"
-        return read_delimited(self.folder / name, self.problems, delimiter=delimiter, encoding=ENCODING, header=columns)
+        return read_delimited(
+            self.folder / name, self.problems, delimiter=delimiter, encoding=ENCODING, header=columns
+        )
 
     def batches(self) -> Iterator[Batch]:
         yield from self._occupations()
@@ -69,7 +71,11 @@ class MovieLensLoader:
 
     def _occupations(self) -> Iterator[Batch]:
         names = [row["name"].strip() for _, row in self._rows("u.occupation", ["name"])]
-        yield NodeBatch("Occupation", pd.DataFrame({"id": [slugify(n) for n in names], "name": names}), input_rows=len(names))
+        yield NodeBatch(
+            "Occupation",
+            pd.DataFrame({"id": [slugify(n) for n in names], "name": names}),
+            input_rows=len(names),
+        )
 
     def _genres(self) -> Iterator[Batch]:
         genres: dict[int, str] = {}
@@ -95,10 +101,24 @@ class MovieLensLoader:
                 self.problems.report("u.user", line, f"age: {exc}")
                 continue
             uid = row["id"].strip()
-            users.append({"id": uid, "age": age, "age_group": age_group(age), "gender": row["gender"].strip(), "zip_code": row["zip_code"].strip()})
+            users.append(
+                {
+                    "id": uid,
+                    "age": age,
+                    "age_group": age_group(age),
+                    "gender": row["gender"].strip(),
+                    "zip_code": row["zip_code"].strip(),
+                }
+            )
             jobs.append((uid, slugify(row["occupation"].strip())))
         yield NodeBatch("User", pd.DataFrame(users), input_rows=len(users))
-        yield RelBatch("HAS_OCCUPATION", "User", "Occupation", pd.DataFrame(jobs, columns=[FROM_ID, TO_ID]), source="u.user")
+        yield RelBatch(
+            "HAS_OCCUPATION",
+            "User",
+            "Occupation",
+            pd.DataFrame(jobs, columns=[FROM_ID, TO_ID]),
+            source="u.user",
+        )
 
     def _movies(self, genres: dict[int, str]) -> Iterator[Batch]:
         flags = [f"g{i}" for i in range(len(genres))]
@@ -106,17 +126,27 @@ class MovieLensLoader:
         movies, movie_genres = [], []
         for _, row in self._rows("u.item", columns):
             mid, title = row["id"].strip(), row["title"].strip()
-            movies.append({
-                "id": mid,
-                "name": title,
-                "kind": "movie",
-                "year": movie_year(title, row["release_date"]),
-                "release_date": row["release_date"].strip() or None,
-                "url": row["url"].strip() or None,
-            })
-            movie_genres.extend((mid, slugify(genres[i])) for i, flag in enumerate(flags) if row[flag].strip() == "1")
+            movies.append(
+                {
+                    "id": mid,
+                    "name": title,
+                    "kind": "movie",
+                    "year": movie_year(title, row["release_date"]),
+                    "release_date": row["release_date"].strip() or None,
+                    "url": row["url"].strip() or None,
+                }
+            )
+            movie_genres.extend(
+                (mid, slugify(genres[i])) for i, flag in enumerate(flags) if row[flag].strip() == "1"
+            )
         yield NodeBatch("Item", pd.DataFrame(movies), input_rows=len(movies))
-        yield RelBatch("HAS_GENRE", "Item", "Genre", pd.DataFrame(movie_genres, columns=[FROM_ID, TO_ID]), source="u.item")
+        yield RelBatch(
+            "HAS_GENRE",
+            "Item",
+            "Genre",
+            pd.DataFrame(movie_genres, columns=[FROM_ID, TO_ID]),
+            source="u.item",
+        )
 
     def _ratings(self) -> Iterator[Batch]:
         rows: list[dict[str, object]] = []
@@ -129,9 +159,18 @@ class MovieLensLoader:
             if rating is None:
                 self.problems.report("u.data", line, "missing rating")
                 continue
-            rows.append({FROM_ID: row["user"].strip(), TO_ID: row["item"].strip(), "rating": rating, "timestamp": timestamp})
+            rows.append(
+                {
+                    FROM_ID: row["user"].strip(),
+                    TO_ID: row["item"].strip(),
+                    "rating": rating,
+                    "timestamp": timestamp,
+                }
+            )
             if len(rows) >= self.batch_size:
-                yield RelBatch("RATED", "User", "Item", pd.DataFrame(rows), source="u.data", input_rows=len(rows))
+                yield RelBatch(
+                    "RATED", "User", "Item", pd.DataFrame(rows), source="u.data", input_rows=len(rows)
+                )
                 rows = []
         if rows:
             yield RelBatch("RATED", "User", "Item", pd.DataFrame(rows), source="u.data", input_rows=len(rows))

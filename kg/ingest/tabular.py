@@ -99,7 +99,9 @@ class TabularLoader:
         raw = record.get(column)
         if isinstance(raw, (list, dict)):
             kind = type(raw).__name__
-            self.problems.report(self.path.name, line, f"id in column {column!r} must be a string or number, not a {kind}")
+            self.problems.report(
+                self.path.name, line, f"id in column {column!r} must be a string or number, not a {kind}"
+            )
             return None
         key = None if raw is None else str(raw).strip()
         if not key:
@@ -151,14 +153,20 @@ class TabularLoader:
         assert spec is not None
         source = self._key(line, record, spec.source.column)
         target = self._key(line, record, spec.target.column) if source else None
-        values = self._typed(line, record, spec.properties, self.schema.rels[spec.rel].properties) if target else None
+        values = (
+            self._typed(line, record, spec.properties, self.schema.rels[spec.rel].properties)
+            if target
+            else None
+        )
         return None if values is None else {FROM_ID: source, TO_ID: target, **values}
 
     def _edge_batches(self, rows: list[dict[str, Any]], read: int) -> Iterator[Batch]:
         spec = self.mapping.edges
         assert spec is not None
         frame = pd.DataFrame(rows, columns=[FROM_ID, TO_ID, *spec.properties])
-        yield RelBatch(spec.rel, spec.source.label, spec.target.label, frame, source=self.path.name, input_rows=read)
+        yield RelBatch(
+            spec.rel, spec.source.label, spec.target.label, frame, source=self.path.name, input_rows=read
+        )
 
 
 def _split(raw: Any, separator: str | None) -> list[str]:

@@ -96,9 +96,7 @@ class GraphStore(ABC):
         """
 
     @abstractmethod
-    def replace_relationships(
-        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
-    ) -> int:
+    def replace_relationships(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> int:
         """Atomically replace all ``rel_type`` relationships leaving the ``from_id`` nodes
         of ``rows`` with exactly ``rows`` (used for recommendations and segments)."""
 

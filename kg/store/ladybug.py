@@ -232,12 +232,12 @@ class LadybugStore(GraphStore):
 
     def _rel_pattern(self, rel_type: str, from_label: str, to_label: str) -> str:
         from_key, to_key = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
-        return (
-            f"(a:{q(from_label)} {{{q(from_key)}: f}})-[r:{q(rel_type)}]->(b:{q(to_label)} {{{q(to_key)}: t}})"
-        )
+        return f"(a:{q(from_label)} {{{q(from_key)}: f}})-[r:{q(rel_type)}]->(b:{q(to_label)} {{{q(to_key)}: t}})"
 
     def _rel_keys(self, rows: pd.DataFrame) -> pa.Table:
-        return pa.table({"f": _arrow_array(rows[FROM_ID], pa.string()), "t": _arrow_array(rows[TO_ID], pa.string())})
+        return pa.table(
+            {"f": _arrow_array(rows[FROM_ID], pa.string()), "t": _arrow_array(rows[TO_ID], pa.string())}
+        )
 
     def _stored_rels(
         self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame, columns: list[str]
@@ -264,7 +264,9 @@ class LadybugStore(GraphStore):
         merged = rows.merge(stored, on=[FROM_ID, TO_ID], how="left")
         for column in self._property_columns(rel_type):
             old = merged.pop(column + _OLD)
-            merged[column] = merged[column].where(merged[column].notna(), old) if column in rows.columns else old
+            merged[column] = (
+                merged[column].where(merged[column].notna(), old) if column in rows.columns else old
+            )
         self._run(
             f"LOAD FROM $rows MATCH {self._rel_pattern(rel_type, from_label, to_label)} DELETE r",
             {"rows": self._rel_keys(rows)},
@@ -301,7 +303,9 @@ class LadybugStore(GraphStore):
             return 0
         aliases = {node.key: "k", **{c: f"c{i}" for i, c in enumerate(names)}}
         sets = ", ".join(f"n.{q(c)} = {aliases[c]}" for c in names)
-        batch = self._to_arrow(rows.assign(**{node.key: rows[node.key].astype(str)}), node.all_properties(), aliases)
+        batch = self._to_arrow(
+            rows.assign(**{node.key: rows[node.key].astype(str)}), node.all_properties(), aliases
+        )
         with self._transaction():
             found = self._run(
                 f"LOAD FROM $rows MATCH (n:{q(label)} {{{q(node.key)}: k}}) SET {sets} RETURN count(*)",
@@ -309,9 +313,7 @@ class LadybugStore(GraphStore):
             ).get_next()
         return int(found[0])
 
-    def replace_relationships(
-        self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
-    ) -> int:
+    def replace_relationships(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> int:
         rows = prepare_rel_batch(self.schema, rel_type, from_label, to_label, rows)
         from_key = self.schema.nodes[from_label].key
         sources = pa.table({"k": pa.array(rows[FROM_ID].unique(), pa.string())})
@@ -415,7 +417,9 @@ class LadybugStore(GraphStore):
     def counts(self) -> GraphCounts:
         tables = self._existing_tables()
         nodes = {
-            label: int(self._run(f"MATCH (n:{q(label)}) RETURN count(*)").get_next()[0]) if label in tables else 0
+            label: int(self._run(f"MATCH (n:{q(label)}) RETURN count(*)").get_next()[0])
+            if label in tables
+            else 0
             for label in sorted(self.schema.nodes)
         }
         rels = {
@@ -430,7 +434,8 @@ class LadybugStore(GraphStore):
 # Extension and database export/import statements change no graph data, so a read-only
 # transaction lets them run -- downloading or loading native code, writing files.
 _REACHES_OUTSIDE = re.compile(
-    r"(INSTALL|UNINSTALL|UPDATE|EXPORT\s+DATABASE|IMPORT\s+DATABASE)\b|LOAD\s+(?!FROM\b|WITH\b)\S", re.IGNORECASE
+    r"(INSTALL|UNINSTALL|UPDATE|EXPORT\s+DATABASE|IMPORT\s+DATABASE)\b|LOAD\s+(?!FROM\b|WITH\b)\S",
+    re.IGNORECASE,
 )
 _LEADING_COMMENTS = re.compile(r"^(\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
@@ -463,7 +468,9 @@ def _changed(matched: pd.DataFrame) -> np.ndarray:
     for column in [c for c in matched.columns if c + _OLD in matched.columns]:
         new, old = matched[column], matched[column + _OLD]
         if new.dtype == object:
-            differs = np.array([_as_comparable(a) != _as_comparable(b) for a, b in zip(new, old, strict=True)])
+            differs = np.array(
+                [_as_comparable(a) != _as_comparable(b) for a, b in zip(new, old, strict=True)]
+            )
         else:
             differs = ~new.eq(old).to_numpy()
         changed |= new.notna().to_numpy() & differs
@@ -482,7 +489,9 @@ def _arrow_array(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
     except pa.ArrowTypeError:
         if not pa.types.is_string(arrow_type):
             raise InputError(f"Column {values.name!r} has values that are not {arrow_type}.") from None
-        as_text = values.astype(object).where(pd.notna(values), None).map(lambda v: v if v is None else str(v))
+        as_text = (
+            values.astype(object).where(pd.notna(values), None).map(lambda v: v if v is None else str(v))
+        )
         return pa.array(as_text, type=arrow_type)
     except (pa.ArrowInvalid, ValueError) as exc:
         raise InputError(f"Column {values.name!r} has values that are not {arrow_type}: {exc}") from exc
