@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import torch
 from pykeen.models import ERModel
-from pykeen.nn.modules import ComplExInteraction, DistMultInteraction, TransEInteraction
+from pykeen.nn.modules import ComplExInteraction, DistMultInteraction, Interaction, TransEInteraction
 from pykeen.utils import ensure_complex
 
 
 def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``(x * y).sum(-1)`` over broadcast batch dimensions, as a matrix product."""
+    """``(x * y).sum(-1)`` over broadcast batch dimensions.
+
+    A matrix product where broadcasting would blow the product up (1-N: a batch against
+    every entity). Where it would not (sLCWA: one score per triple, each against its own
+    negatives) einsum's many 1 x d products are ~3x slower than the plain product.
+    """
+    if torch.broadcast_shapes(x.shape, y.shape).numel() <= max(x.numel(), y.numel()):
+        return (x * y).sum(-1)
     return torch.einsum("...d,...d->...", x, y)
 
 
@@ -72,12 +79,16 @@ CONTRACTED = {
 }
 
 
-def use_contracted_interaction(model: ERModel) -> None:
-    """Swap the model's interaction for its contracted twin, same settings (no-op otherwise)."""
-    faster = CONTRACTED.get(type(model.interaction))
+def contracted(interaction: Interaction) -> Interaction:
+    """The contracted twin of ``interaction``, same settings (itself when it has none)."""
+    faster = CONTRACTED.get(type(interaction))
     if faster is None:
-        return
-    old = model.interaction
-    new = faster.__new__(faster)
-    new.__dict__.update(old.__dict__)  # keep p, power_norm and registered submodules
-    model.interaction = new
+        return interaction
+    twin = faster.__new__(faster)
+    twin.__dict__.update(interaction.__dict__)  # keep p, power_norm and registered submodules
+    return twin
+
+
+def use_contracted_interaction(model: ERModel) -> None:
+    """Swap the model's interaction for its contracted twin (no-op when it has none)."""
+    model.interaction = contracted(model.interaction)
