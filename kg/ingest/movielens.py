@@ -111,14 +111,7 @@ class MovieLensLoader:
                 }
             )
             jobs.append((uid, slugify(row["occupation"].strip())))
-        yield NodeBatch("User", pd.DataFrame(users), input_rows=len(users))
-        yield RelBatch(
-            "HAS_OCCUPATION",
-            "User",
-            "Occupation",
-            pd.DataFrame(jobs, columns=[FROM_ID, TO_ID]),
-            source="u.user",
-        )
+        yield from _nodes_with_links("User", users, ("HAS_OCCUPATION", "Occupation"), jobs, "u.user")
 
     def _movies(self, genres: dict[int, str]) -> Iterator[Batch]:
         flags = [f"g{i}" for i in range(len(genres))]
@@ -139,14 +132,7 @@ class MovieLensLoader:
             movie_genres.extend(
                 (mid, slugify(genres[i])) for i, flag in enumerate(flags) if row[flag].strip() == "1"
             )
-        yield NodeBatch("Item", pd.DataFrame(movies), input_rows=len(movies))
-        yield RelBatch(
-            "HAS_GENRE",
-            "Item",
-            "Genre",
-            pd.DataFrame(movie_genres, columns=[FROM_ID, TO_ID]),
-            source="u.item",
-        )
+        yield from _nodes_with_links("Item", movies, ("HAS_GENRE", "Genre"), movie_genres, "u.item")
 
     def _ratings(self) -> Iterator[Batch]:
         rows: list[dict[str, object]] = []
@@ -174,3 +160,16 @@ class MovieLensLoader:
                 rows = []
         if rows:
             yield RelBatch("RATED", "User", "Item", pd.DataFrame(rows), source="u.data", input_rows=len(rows))
+
+
+def _nodes_with_links(
+    label: str,
+    nodes: list[dict[str, object]],
+    link: tuple[str, str],
+    pairs: list[tuple[str, str]],
+    source: str,
+) -> Iterator[Batch]:
+    """One file's nodes, then their links to a vocabulary (occupations, genres)."""
+    rel_type, to_label = link
+    yield NodeBatch(label, pd.DataFrame(nodes), input_rows=len(nodes))
+    yield RelBatch(rel_type, label, to_label, pd.DataFrame(pairs, columns=[FROM_ID, TO_ID]), source=source)
