@@ -69,7 +69,7 @@ class LadybugStore(GraphStore):
         self._lock = StoreAccessLock(self.path, exclusive=not read_only)
         self._lock.acquire()
         try:
-            self._db = ladybug.Database(str(self.path), read_only=read_only)
+            self._db = self._open_database()
         except RuntimeError as exc:
             self._lock.release()
             message = str(exc)
@@ -81,6 +81,24 @@ class LadybugStore(GraphStore):
             raise StoreError(f"Cannot open the embedded store at {self.path}: {message}") from exc
         self._conn = ladybug.Connection(self._db)
         self._columns: dict[str, list[str]] = {}
+
+    def _open_database(self) -> ladybug.Database:
+        """Open the database; a reader that finds a killed writer's unfinished recovery
+        completes it first (briefly as the writer), since a read-only open cannot."""
+        try:
+            return ladybug.Database(str(self.path), read_only=self.read_only)
+        except RuntimeError as exc:
+            if not (self.read_only and "recovery is pending" in str(exc)):
+                raise
+        self._lock.release()
+        recovery = StoreAccessLock(self.path, exclusive=True)
+        recovery.acquire()
+        try:
+            ladybug.Database(str(self.path)).close()
+        finally:
+            recovery.release()
+            self._lock.acquire()
+        return ladybug.Database(str(self.path), read_only=True)
 
     def close(self) -> None:
         conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
