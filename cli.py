@@ -671,6 +671,9 @@ def predict(
 CategoryOption = Annotated[Optional[str], typer.Option(help="Only items in this category or its sub-categories (id or name).")]
 BrandOption = Annotated[Optional[str], typer.Option(help="Only items of this brand (id or name).")]
 GenreOption = Annotated[Optional[str], typer.Option(help="Only items of this genre (id or name).")]
+MinPriceOption = Annotated[Optional[float], typer.Option(help="Lowest price.")]
+MaxPriceOption = Annotated[Optional[float], typer.Option(help="Highest price.")]
+InStockOption = Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")]
 
 
 def _item_filter(
@@ -697,9 +700,9 @@ def recommend(
     category: CategoryOption = None,
     brand: BrandOption = None,
     genre: GenreOption = None,
-    min_price: Annotated[Optional[float], typer.Option(help="Lowest price.")] = None,
-    max_price: Annotated[Optional[float], typer.Option(help="Highest price.")] = None,
-    in_stock: Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")] = False,
+    min_price: MinPriceOption = None,
+    max_price: MaxPriceOption = None,
+    in_stock: InStockOption = False,
 ) -> None:
     """Top-k items a user has not seen yet, fused from graph paths, link prediction, text and popularity."""
     from kg.progress import rich_progress
@@ -740,9 +743,9 @@ def similar(
     category: CategoryOption = None,
     brand: BrandOption = None,
     genre: GenreOption = None,
-    min_price: Annotated[Optional[float], typer.Option(help="Lowest price.")] = None,
-    max_price: Annotated[Optional[float], typer.Option(help="Highest price.")] = None,
-    in_stock: Annotated[bool, typer.Option("--in-stock", help="Only items marked in stock.")] = False,
+    min_price: MinPriceOption = None,
+    max_price: MaxPriceOption = None,
+    in_stock: InStockOption = False,
 ) -> None:
     """Items to show next to ITEM ("customers who bought this also bought", shared attributes, text)."""
     from kg.progress import rich_progress
