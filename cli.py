@@ -7,18 +7,16 @@ the result with rich. Errors a user can fix are one red line and exit code 1.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from kg.command_errors import KGGroup, run_app
 from kg.config import Settings, load_settings
-from kg.errors import InputError, KGError
+from kg.errors import InputError, NotFoundError
 
 app = typer.Typer(
     name="kg",
@@ -28,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
+    cls=KGGroup,
 )
 datasets_app = typer.Typer(help="List, download and load public datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
@@ -152,7 +151,7 @@ def stats(all_: Annotated[bool, typer.Option("--all", help="Also list empty labe
 
 @app.command()
 def schema(as_json: Annotated[bool, typer.Option("--json", help="Print the schema as JSON.")] = False) -> None:
-    """The declared graph schema (default plus [schema_extension] from the config)."""
+    """The declared graph schema (the default plus \\[schema_extension] from the config)."""
     from rich.table import Table
 
     from kg.schema import Schema
@@ -184,9 +183,12 @@ def query(
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow the query to change the graph.")] = False,
     list_: Annotated[bool, typer.Option("--list", help="List the queries of the library.")] = False,
-    max_rows: Annotated[int, typer.Option(help="Rows to print.")] = 50,
+    max_rows: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 50,
 ) -> None:
-    """Run a Cypher query. Read-only unless --write; values go in as parameters."""
+    """Run a Cypher query. Read-only unless --write; values go in as parameters.
+
+    Parameter values are typed: -p k=10 is an integer, -p x=1.5 a float, -p flag=true a
+    boolean, -p v=null null; -p zip:str=02139 (or a quoted '02139') keeps text."""
     from rich.table import Table
 
     from cypher import list_queries, load_query, parse_query
@@ -205,7 +207,9 @@ def query(
     if not what:
         raise InputError("Give a query name, a .cypher file or Cypher text (or --list).")
     given = _parse_params(param or [])
-    if what.endswith(".cypher") and Path(what).is_file():
+    if what.endswith(".cypher"):
+        if not Path(what).is_file():
+            raise NotFoundError(f"{what}: file not found.")
         chosen = parse_query(Path(what).read_text("utf-8"), name=Path(what).stem, path=Path(what))
     elif _looks_like_name(what):
         chosen = load_query(what)
@@ -231,6 +235,8 @@ def _parse_params(items: list[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
             raise InputError(f"--param {item!r} must look like name=value.")
+        if name.strip() in params:
+            raise InputError(f"--param {name.strip()} is given twice.")
         params[name.strip()] = value
     return params
 
@@ -598,12 +604,21 @@ def models_use(run: Annotated[str, typer.Argument(help="Run id (see `kg models l
 
 
 @models_app.command("remove")
-def models_remove(run: Annotated[str, typer.Argument(help="Run id (see `kg models list`).")]) -> None:
-    """Delete a run (for example a damaged one)."""
-    from embeddings.registry import remove_run
+def models_remove(
+    runs: Annotated[list[str], typer.Argument(help="Run id(s), exactly as `kg models list` shows them.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing several runs or the newest.")] = False,
+) -> None:
+    """Delete trained runs (for example a damaged one). Only run folders inside the models directory."""
+    from embeddings.registry import removal_warning, remove_run
 
-    path = remove_run(state.settings(), run)
-    console.print(f"Removed {path}.")
+    settings = state.settings()
+    warning = removal_warning(settings, runs)
+    if warning and not yes:
+        if not sys.stdin.isatty():
+            raise InputError(f"{warning} Add --yes to confirm.")
+        typer.confirm(f"{warning} Remove?", abort=True)
+    for run in dict.fromkeys(runs):
+        console.print(f"Removed {remove_run(settings, run)}.", markup=False, highlight=False)
 
 
 @app.command()
@@ -728,7 +743,8 @@ def recommend(
             write_recommendations(store, frame, recommender.name)
     print_notes(err_console, recommender.notes)
     shown = frame.drop(columns=["user"] if explain else ["user", "reason", "signal", "cypher"], errors="ignore")
-    console.print(recommendations_table(shown, f"Recommendations for user {user}"))
+    among = "every item that passes the filters" if chosen.active else "every item in the graph"
+    console.print(recommendations_table(shown, f"Recommendations for user {user}", empty=f"nothing to recommend: user {user} has already interacted with {among}"))
     if explain and not frame.empty:
         console.print(cypher_panel(frame))
     if write:
@@ -759,7 +775,8 @@ def similar(
         recommender = load_recommender(store, settings, progress=progress)
     frame = recommender.similar_items(item, k, chosen, explain=True)
     title = f"Similar to {recommender.graph.item_name(recommender.graph.item_index(item))} ({item})"
-    console.print(recommendations_table(frame if explain else frame.drop(columns=["reason", "signal", "cypher"]), title))
+    empty = "no other item passes the filters" if chosen.active else "the graph has no other item"
+    console.print(recommendations_table(frame if explain else frame.drop(columns=["reason", "signal", "cypher"]), title, empty=empty))
     if explain and not frame.empty:
         console.print(cypher_panel(frame))
 
@@ -783,7 +800,7 @@ def audience(
         recommender = load_recommender(store, settings, progress=progress)
         frame = find_audience(recommender, target, k, explain=explain, progress=progress)
     description = resolve_target(recommender.graph, target).description
-    console.print(recommendations_table(frame[[c for c in ("rank", "user", "score", "name", "rank_for_user", "reason") if c in frame]], f"Audience for {description}"))
+    console.print(recommendations_table(frame[[c for c in ("rank", "user", "score", "name", "rank_for_user", "reason") if c in frame]], f"Audience for {description}", empty="no user left to target: every user has already interacted with it"))
 
 
 @app.command()
@@ -793,16 +810,15 @@ def segment(
 ) -> None:
     """Cluster users on their embeddings and behaviour; write and profile the segments."""
     from kg.progress import rich_progress
-    from kg.recommend.report import print_notes
+    from kg.recommend.report import print_notes, segments_table
     from kg.recommend.segments import segment_graph
-    from kg.render import frame_table
     from kg.store import open_store
 
     settings = state.settings()
     with open_store(settings, read_only=not write) as store, rich_progress(err_console) as progress:
         segmentation, table, notes = segment_graph(store, settings, k, write=write, progress=progress)
     print_notes(err_console, notes)
-    console.print(frame_table(table, title=f"{k} segments ({segmentation.model})"))
+    console.print(segments_table(table, f"{k} segments ({segmentation.model})"))
     if write:
         console.print("[green]Wrote[/] Segment nodes and IN_SEGMENT edges; try: kg query segment-profiles")
 
@@ -832,32 +848,8 @@ def evaluate(
 
 # ---------------------------------------------------------------------- entry point
 def main() -> None:
-    """Console-script entry: run the app, turning known errors into one clear line."""
-    try:
-        app(standalone_mode=False)
-    except KGError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except click.exceptions.Abort:
-        err_console.print("[yellow]Interrupted.[/] Work already written is kept; run the command again to finish.")
-        sys.exit(130)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]Interrupted.[/] Work already written is kept; run the command again to finish.")
-        sys.exit(130)
-    except Exception as exc:  # last resort: never a bare traceback
-        if os.environ.get("KG_DEBUG"):
-            raise
-        err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (set KG_DEBUG=1 for the traceback)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(2)
+    """Console-script entry (``kg``)."""
+    run_app(app)
 
 
 if __name__ == "__main__":

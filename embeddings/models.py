@@ -54,10 +54,95 @@ class ModelRecipe:
             raise InputError(
                 f"Unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known - {'model'}))}."
             )
-        return replace(self, **overrides)
+        recipe = replace(self, **overrides)
+        recipe.validate()
+        return recipe
+
+    def validate(self) -> None:
+        """Refuse values that cannot train, before any work: ``label_smoothing=abc`` once
+        failed only after training, and ``lr=0`` registered a model that never moved."""
+        problems = []
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+                problems.append(f"{name}={value!r} must be {_type_words(kind)}")
+        if not problems:
+            problems += [
+                f"{name}={getattr(self, name)!r} must be {rule}"
+                for name, (check, rule) in _RANGES.items()
+                if not check(getattr(self, name))
+            ]
+        if not problems:
+            problems += _unknown_components(self)
+        if problems:
+            raise InputError("Invalid training option(s): " + "; ".join(problems) + ".")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# What an override value must be, per field (JSON from `-o name=value` gives int/float/str/...).
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "embedding_dim": int,
+    "training_loop": str,
+    "loss": str,
+    "loss_kwargs": dict,
+    "model_kwargs": dict,
+    "optimizer": str,
+    "lr": (int, float),
+    "num_epochs": int,
+    "batch_size": int,
+    "num_negs_per_pos": int,
+    "create_inverse_triples": bool,
+    "label_smoothing": (int, float),
+    "eval_every": int,
+    "patience": int,
+    "min_delta": (int, float),
+    "max_validation": int,
+    "text_residual_dropout": (int, float),
+}
+
+_RANGES: dict[str, tuple[Any, str]] = {
+    "embedding_dim": (lambda v: v >= 2, "at least 2"),
+    "training_loop": (lambda v: v in ("slcwa", "lcwa"), "slcwa or lcwa"),
+    "lr": (lambda v: v > 0, "greater than 0"),
+    "num_epochs": (lambda v: v >= 1, "at least 1"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "num_negs_per_pos": (lambda v: v >= 1, "at least 1"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "eval_every": (lambda v: v >= 1, "at least 1"),
+    "patience": (lambda v: v >= 1, "at least 1"),
+    "min_delta": (lambda v: v >= 0, "0 or more"),
+    "max_validation": (lambda v: v >= 1, "at least 1"),
+    "text_residual_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+}
+
+
+def _type_words(kind: type | tuple[type, ...]) -> str:
+    names = {
+        int: "an integer",
+        float: "a number",
+        str: "a name",
+        dict: "a JSON object",
+        bool: "true or false",
+    }
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return "a number" if float in kinds else names[kinds[0]]
+
+
+def _unknown_components(recipe: ModelRecipe) -> list[str]:
+    """Loss and optimizer names PyKEEN cannot resolve."""
+    from pykeen.losses import loss_resolver
+    from pykeen.optimizers import optimizer_resolver
+
+    problems = []
+    for name, resolver in (("loss", loss_resolver), ("optimizer", optimizer_resolver)):
+        try:
+            resolver.lookup(getattr(recipe, name))
+        except (KeyError, ValueError):
+            names = sorted(n for n in resolver.options if n.isalnum() and n.islower())
+            problems.append(f"{name}={getattr(recipe, name)!r} is not one of {', '.join(names)}")
+    return problems
 
 
 RECIPES: dict[str, ModelRecipe] = {

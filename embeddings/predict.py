@@ -31,8 +31,13 @@ def predict_links(
         raise InputError("Give exactly one of head and tail; the other end is what gets predicted.")
     if k < 1:
         raise InputError("k must be at least 1.")
-    anchor = resolve_entity(trained, head if head is not None else tail)  # type: ignore[arg-type]
     predict_tail = head is not None
+    anchor_labels = (
+        {pair[0] if predict_tail else pair[1] for pair in store.schema.rel(relation).endpoints}
+        if relation in store.schema.rels
+        else None
+    )
+    anchor = resolve_entity(trained, head if head is not None else tail, anchor_labels)  # type: ignore[arg-type]
     candidates = _candidates(trained, store, relation, tail_side=predict_tail)
     known = _known_partners(store, relation, anchor, tail_side=predict_tail)
     candidates = [c for c in candidates if c not in known and c != anchor]
@@ -58,11 +63,16 @@ def predict_links(
     return frame
 
 
-def resolve_entity(trained: TrainedModel, name: str) -> str:
-    """``Label:id`` as given, or a bare id when exactly one label has it (``U00001``)."""
+def resolve_entity(trained: TrainedModel, name: str, labels: set[str] | None = None) -> str:
+    """``Label:id`` as given, or a bare id when exactly one label has it (``U00001``).
+
+    ``labels``: the labels the relation allows at this end; a bare id that several labels
+    share is taken from those (``kg predict 1 RATED`` means ``User:1``, not ``Item:1``)."""
     if name in trained.entity_to_id or ":" in name:
         return name
     matches = [e for e in trained.entities if e.partition(":")[2] == name]
+    if len(matches) > 1 and labels:
+        matches = [e for e in matches if e.partition(":")[0] in labels] or matches
     if len(matches) == 1:
         return matches[0]
     if matches:

@@ -9,6 +9,7 @@ checksums and, given the store, that the graph is the one the model was trained 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -18,10 +19,14 @@ from typing import Any
 from embeddings.export import export_triples, graph_fingerprint
 from embeddings.model import ModelArtifactError, TrainedModel, verify_artifact
 from kg.config import Settings
-from kg.errors import KGError, NotFoundError
+from kg.errors import InputError, KGError, NotFoundError
 from kg.store import GraphStore, open_store
 
 SELECTED_FILE = "SELECTED"
+# What ``new_run_id``/``save_run`` produce (``20250101-120000-transe-text-2``): a plain folder
+# name. Anything else -- "", ".", "..", a path, a separator -- is refused before any file
+# operation, so a run id can never name a folder outside the registry.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # A model whose sampled training facts are mostly missing was trained on another graph.
 MIN_TRIPLE_OVERLAP = 0.9
 
@@ -118,19 +123,12 @@ def find_run_by_key(settings: Settings, run_key: str) -> Path | None:
 def resolve_run(settings: Settings, run_id: str | None = None) -> Path:
     """The directory of ``run_id``, else of the selected run, else of the newest run."""
     root = registry_dir(settings)
-    if run_id:
-        path = root / run_id
-        if not path.is_dir():
-            known = [r.run_id for r in list_runs(settings)]
-            raise NotFoundError(
-                f"No model run {run_id!r} in {root}. "
-                + (f"Known runs: {', '.join(known[:10])}." if known else "Train one with `kg train`.")
-            )
-        return path
+    if run_id is not None:
+        return run_dir(settings, run_id)
     selected = _selected_id(root)
     if selected:
         path = root / selected
-        if path.is_dir():
+        if RUN_ID_PATTERN.fullmatch(selected) and path.is_dir() and not path.is_symlink():
             return path
         raise NotFoundError(
             f"The selected model run {selected!r} no longer exists in {root}; pick another with `kg models use`."
@@ -141,6 +139,27 @@ def resolve_run(settings: Settings, run_id: str | None = None) -> Path:
     return runs[0].path
 
 
+def run_dir(settings: Settings, run_id: str) -> Path:
+    """The folder of the run named ``run_id``: a run folder directly inside the registry.
+
+    The id is checked against ``RUN_ID_PATTERN`` and the resolved path must sit directly
+    in the registry root, not through a symlink: ``kg models remove ..`` once wiped the
+    whole data directory because the argument was joined to the root as a path."""
+    root = registry_dir(settings)
+    if not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+        raise InputError(
+            f"{run_id!r} is not a run id: run ids look like 20250101-120000-distmult (see `kg models list`)."
+        )
+    path = root / run_id
+    if not path.is_dir() or path.is_symlink() or path.resolve().parent != root.resolve():
+        known = [r.run_id for r in list_runs(settings)]
+        raise NotFoundError(
+            f"No model run {run_id!r} in {root}. "
+            + (f"Known runs: {', '.join(known[:10])}." if known else "Train one with `kg train`.")
+        )
+    return path
+
+
 def use_run(settings: Settings, run_id: str) -> Path:
     """Select the run that ``load_model(settings)`` returns from now on."""
     path = resolve_run(settings, run_id)
@@ -149,9 +168,21 @@ def use_run(settings: Settings, run_id: str) -> Path:
     return path
 
 
+def removal_warning(settings: Settings, run_ids: list[str]) -> str | None:
+    """Why removing ``run_ids`` deserves a confirmation, or None: more than one run at
+    once, or the newest run (the one every command falls back to)."""
+    paths = [run_dir(settings, run_id) for run_id in run_ids]
+    if len({p.name for p in paths}) > 1:
+        return f"This deletes {len(set(paths))} model runs: {', '.join(sorted({p.name for p in paths}))}."
+    runs = list_runs(settings)
+    if runs and runs[0].path.name == paths[0].name:
+        return f"{paths[0].name} is the newest run: predictions and recommendations fall back to it."
+    return None
+
+
 def remove_run(settings: Settings, run_id: str) -> Path:
     """Delete a run (also a damaged one); clears the selection if it pointed there."""
-    path = resolve_run(settings, run_id)
+    path = run_dir(settings, run_id)
     shutil.rmtree(path)
     root = registry_dir(settings)
     if _selected_id(root) == path.name:

@@ -37,8 +37,15 @@ def metrics_table(trained: TrainedModel, title: str | None = None) -> Table:
 
 def runs_table(runs: list[RunSummary]) -> Table:
     table = Table(title="Trained models (kg models use RUN selects one)")
+    # The run id is what `kg models use/remove` needs: never cut or folded. The creation
+    # time (also inside the id) is the column that gives way at 80 columns.
     for column in ("", "run", "model", "text", "MRR", "Hits@10", "created"):
-        table.add_column(column, justify="right" if column in ("MRR", "Hits@10") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("MRR", "Hits@10") else "left",
+            no_wrap=column != "created",
+            overflow="fold",
+        )
     for run in runs:
         if run.problem:
             table.add_row("!", run.run_id, "[red]damaged", "", "", "", run.problem)

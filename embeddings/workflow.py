@@ -22,7 +22,7 @@ from embeddings.text import text_features
 from embeddings.train import check_triples, train_on_splits
 from embeddings.writeback import write_entity_embeddings
 from kg.config import Settings
-from kg.errors import InputError
+from kg.errors import InputError, NotFoundError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.store import GraphStore
 
@@ -91,6 +91,11 @@ def train_from_store(
             trained, finished, len(triples), True, _write_back(settings, store, trained, write, progress)
         )
     resumed = resume and checkpoint.is_file()
+    if resume and not resumed:
+        raise NotFoundError(
+            "Nothing to resume: no interrupted `kg train` with these options on this graph "
+            f"(no checkpoint {checkpoint.name}). Run `kg train` without --resume to start one."
+        )
     if resumed:
         check_checkpoint(checkpoint)
     if not resume:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -252,6 +253,23 @@ def _check_toml(path: Path | None) -> None:
             f"Config file {path} sets neo4j_password; remove it and set the KG_NEO4J_PASSWORD environment "
             "variable instead."
         )
+    _check_known_keys(path, content, Settings)
+
+
+def _check_known_keys(path: Path, content: dict[str, Any], model: type[BaseModel], section: str = "") -> None:
+    """Every section and key of the file names a setting: ``[recomend]`` or ``kk = 3`` is
+    an error with the nearest valid name, not a setting silently ignored."""
+    for key, value in content.items():
+        where = f"{section}.{key}" if section else key
+        if key not in model.model_fields:
+            known = sorted(model.model_fields)
+            close = get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid names here: {', '.join(known)}"
+            kind = "section" if isinstance(value, dict) else "key"
+            raise ConfigError(f"Config file {path}: unknown {kind} {where!r}; {hint}")
+        annotation = model.model_fields[key].annotation
+        if isinstance(value, dict) and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _check_known_keys(path, value, annotation, where)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

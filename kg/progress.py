@@ -76,12 +76,33 @@ class RichProgress:
         if self._task is not None:
             self._progress.refresh()
 
+    def where(self) -> str | None:
+        """The task under way, in words: ``Ingesting u.data (40,000 of 100,000)``."""
+        if self._task is None:
+            return None
+        task = self._progress.tasks[-1]
+        done = f"{task.completed:,.0f} of {task.total:,.0f}" if task.total else f"{task.completed:,.0f} done"
+        return f"{task.description} ({done})"
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, carrying where the work stood so the message can say what was done."""
+
+    def __init__(self, where: str | None) -> None:
+        super().__init__(where)
+        self.where = where
+
 
 @contextmanager
 def rich_progress(console: Console | None = None) -> Iterator[RichProgress]:
-    """A rich reporter that is stopped cleanly even when the work fails."""
+    """A rich reporter that is stopped cleanly even when the work fails; Ctrl-C comes out
+    as ``Interrupted`` with the task it stopped."""
     reporter = RichProgress(console)
     try:
         yield reporter
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Interrupted):
+            raise
+        raise Interrupted(reporter.where()) from exc
     finally:
         reporter._progress.stop()

@@ -19,18 +19,16 @@ def test_full_load_counts_and_idempotence(store: GraphStore) -> None:
     report = ingest_path(store, folder, fmt="movielens")
     counts = store.counts()
     assert counts.nodes["User"] == 943
+    assert counts.nodes["Item"] == 1682, "every movie listed in u.item, 267|unknown included"
     assert counts.nodes["Genre"] == 19
     assert counts.nodes["Occupation"] == 21
     assert counts.relationships["RATED"] == 100_000
     assert counts.relationships["HAS_OCCUPATION"] == 943
-    listed = store.query("MATCH (i:Item) WHERE i.placeholder IS NULL RETURN count(*) AS n")["n"][0]
-    assert listed == 1681, "every movie listed in u.item"
-    placeholders = store.query("MATCH (i:Item) WHERE i.placeholder = true RETURN i.id AS id")["id"].tolist()
-    assert placeholders == ["267"], "u.data rates movie 267 (9 times), which this u.item lacks"
-    assert report.summary_lines() == [
-        "u.data: 9 RATED row(s) refer to Item ids not in the input (267); "
-        "created placeholder nodes (placeholder = true) so no row was lost."
-    ]
+    placeholders = store.query("MATCH (i:Item) WHERE i.placeholder = true RETURN count(*) AS n")["n"][0]
+    assert placeholders == 0, "the original u.item lists every rated movie"
+    assert report.summary_lines() == []
+    unknown = store.query("MATCH (i:Item {id: '267'}) RETURN i.name AS name, i.year AS year")
+    assert unknown.to_dict("records") == [{"name": "unknown", "year": None}]
 
     ingest_path(store, folder, fmt="movielens")
     assert store.counts() == counts
@@ -40,6 +38,11 @@ def test_full_load_counts_and_idempotence(store: GraphStore) -> None:
     )
     assert toy["genre"].tolist() == ["Animation", "Children's", "Comedy"]
     assert (toy["name"][0], toy["year"][0]) == ("Toy Story (1995)", 1995)
+    titles = store.query("MATCH (i:Item) WHERE i.id IN ['235', '265'] RETURN i.name AS name, i.year AS year ORDER BY i.id")
+    assert titles.to_dict("records") == [
+        {"name": "Mars Attacks! (1996)", "year": 1996},
+        {"name": "Hunt for Red October, The (1990)", "year": 1990},
+    ], "titles exactly as GroupLens wrote them"  # the damaged copy had "03s Attacks!", "Red 10ober"
     user = store.query(
         "MATCH (u:User {id: '1'})-[:HAS_OCCUPATION]->(o:Occupation) RETURN u.age AS age, u.age_group AS g, u.gender AS s, o.name AS job"
     )
@@ -48,8 +51,35 @@ def test_full_load_counts_and_idempotence(store: GraphStore) -> None:
     assert rating.to_dict("records") == [{"r": 3.0, "t": 881250949}]
 
 
-def test_skip_policy_drops_dangling_ratings(store: GraphStore) -> None:
-    report = ingest_path(store, require(MOVIELENS), fmt="movielens", dangling="skip")
+@pytest.fixture
+def movielens_without_267(tmp_path: Path) -> Path:
+    """The real files with movie 267 taken out of u.item, so that u.data's 9 ratings of it
+    dangle: the shape of a catalogue that lags behind its interaction log."""
+    folder = tmp_path / "ml-dangling"
+    shutil.copytree(require(MOVIELENS), folder)
+    item = folder / "u.item"
+    lines = item.read_bytes().splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(b"267|")]
+    assert len(kept) == len(lines) - 1
+    item.write_bytes(b"".join(kept))
+    return folder
+
+
+def test_dangling_ratings_become_one_placeholder(store: GraphStore, movielens_without_267: Path) -> None:
+    report = ingest_path(store, movielens_without_267, fmt="movielens")
+    listed = store.query("MATCH (i:Item) WHERE i.placeholder IS NULL RETURN count(*) AS n")["n"][0]
+    assert listed == 1681
+    placeholders = store.query("MATCH (i:Item) WHERE i.placeholder = true RETURN i.id AS id")["id"].tolist()
+    assert placeholders == ["267"]
+    assert store.counts().relationships["RATED"] == 100_000
+    assert report.summary_lines() == [
+        "u.data: 9 RATED row(s) refer to Item ids not in the input (267); "
+        "created placeholder nodes (placeholder = true) so no row was lost."
+    ]
+
+
+def test_skip_policy_drops_dangling_ratings(store: GraphStore, movielens_without_267: Path) -> None:
+    report = ingest_path(store, movielens_without_267, fmt="movielens", dangling="skip")
     assert store.counts().relationships["RATED"] == 100_000 - 9
     assert "skipped those rows" in report.summary_lines()[0]
 

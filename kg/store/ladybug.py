@@ -12,7 +12,6 @@ values travel as parameters (Arrow tables for batches). Batch columns are rename
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -39,6 +38,7 @@ from kg.store.base import (
     prepare_rel_batch,
 )
 from kg.store.cypher_names import q
+from kg.store.read_only_guard import EMBEDDED_RULES, refuse_outside_access
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "STRING": pa.string(),
@@ -415,11 +415,8 @@ class LadybugStore(GraphStore):
     ) -> pd.DataFrame:
         if self._conn is None:
             raise StoreError("The store is closed.")
-        if not write and _REACHES_OUTSIDE.match(_LEADING_COMMENTS.sub("", cypher)):
-            raise StoreError(
-                "This statement reaches outside the graph (extensions, database export or import); "
-                "queries do that only with --write."
-            )
+        if not write:
+            refuse_outside_access(cypher, EMBEDDED_RULES)
         _require_single_statement(self._conn, cypher)
         try:
             if write:
@@ -447,15 +444,6 @@ class LadybugStore(GraphStore):
             for rel_type in sorted(self.schema.rels)
         }
         return GraphCounts(nodes=nodes, relationships=rels)
-
-
-# Extension and database export/import statements change no graph data, so a read-only
-# transaction lets them run -- downloading or loading native code, writing files.
-_REACHES_OUTSIDE = re.compile(
-    r"(INSTALL|UNINSTALL|UPDATE|EXPORT\s+DATABASE|IMPORT\s+DATABASE)\b|LOAD\s+(?!FROM\b|WITH\b)\S",
-    re.IGNORECASE,
-)
-_LEADING_COMMENTS = re.compile(r"^(\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
 
 
 def _require_single_statement(conn: ladybug.Connection, cypher: str) -> None:

@@ -42,6 +42,7 @@ from kg.store.base import (
     prepare_rel_batch,
     records_for_driver,
 )
+from kg.store.read_only_guard import NEO4J_RULES, refuse_outside_access
 
 WRITE_CHUNK = 10_000
 _DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
@@ -334,6 +335,8 @@ class Neo4jStore(GraphStore):
     def query(
         self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> pd.DataFrame:
+        if not write:
+            refuse_outside_access(cypher, NEO4J_RULES)
         access = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
 
         def work(tx: neo4j.ManagedTransaction) -> pd.DataFrame:
