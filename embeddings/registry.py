@@ -85,7 +85,8 @@ def list_runs(settings: Settings) -> list[RunSummary]:
     selected = _selected_id(root)
     runs = []
     for path in sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True
+        (p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")),
+        reverse=True,
     ):
         try:
             verify_artifact(path)
