@@ -9,7 +9,6 @@ checksums and, given the store, that the graph is the one the model was trained 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -20,13 +19,10 @@ from embeddings.export import export_triples, graph_fingerprint
 from embeddings.model import ModelArtifactError, TrainedModel, verify_artifact
 from kg.config import Settings
 from kg.errors import InputError, KGError, NotFoundError
+from kg.ids import is_folder_name
 from kg.store import GraphStore, open_store
 
 SELECTED_FILE = "SELECTED"
-# What ``new_run_id``/``save_run`` produce (``20250101-120000-transe-text-2``): a plain folder
-# name. Anything else -- "", ".", "..", a path, a separator -- is refused before any file
-# operation, so a run id can never name a folder outside the registry.
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # A model whose sampled training facts are mostly missing was trained on another graph.
 MIN_TRIPLE_OVERLAP = 0.9
 
@@ -129,7 +125,7 @@ def resolve_run(settings: Settings, run_id: str | None = None) -> Path:
     selected = _selected_id(root)
     if selected:
         path = root / selected
-        if RUN_ID_PATTERN.fullmatch(selected) and path.is_dir() and not path.is_symlink():
+        if is_folder_name(selected) and path.is_dir() and not path.is_symlink():
             return path
         raise NotFoundError(
             f"The selected model run {selected!r} no longer exists in {root}; pick another with `kg models use`."
@@ -143,11 +139,11 @@ def resolve_run(settings: Settings, run_id: str | None = None) -> Path:
 def run_dir(settings: Settings, run_id: str) -> Path:
     """The folder of the run named ``run_id``: a run folder directly inside the registry.
 
-    The id is checked against ``RUN_ID_PATTERN`` and the resolved path must sit directly
+    The id must be a plain folder name (``kg.ids.is_folder_name``) and the path must sit directly
     in the registry root, not through a symlink: ``kg models remove ..`` once wiped the
     whole data directory because the argument was joined to the root as a path."""
     root = registry_dir(settings)
-    if not RUN_ID_PATTERN.fullmatch(run_id) or ".." in run_id:
+    if not is_folder_name(run_id):
         raise InputError(
             f"{run_id!r} is not a run id: run ids look like 20250101-120000-distmult (see `kg models list`)."
         )

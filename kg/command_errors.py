@@ -42,7 +42,19 @@ def interrupted_line(where: str | None) -> str:
 
 
 class KGGroup(TyperGroup):
-    """The ``kg`` group: maps a command's ``KGError`` and Ctrl-C to a line and an exit code."""
+    """The ``kg`` group: maps a command's ``KGError`` and Ctrl-C to a line and an exit code,
+    and refuses empty arguments."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """An empty argument is a usage error: it comes from an unset shell variable, and
+        as a path it would mean the current folder (``kg models remove ""`` once removed
+        the newest run, ``kg export ""`` wrote into the working directory)."""
+        if "" in args:
+            raise typer.BadParameter(
+                "an argument is empty (an unset shell variable?); give a value or leave the argument out.",
+                ctx=ctx,
+            )
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         try:

@@ -26,3 +26,15 @@ def slugify(name: str) -> str:
 def content_hash(text: str) -> str:
     """SHA-256 of UTF-8 text, hex: the key of a document stated by its content."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# A name that becomes one folder inside a folder the platform owns (a model run, an
+# extraction model): letters, digits, '.', '_' and '-', starting with a letter or digit.
+# "", ".", "..", separators and absolute paths are refused before any file operation,
+# so such a name can never point outside its parent.
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def is_folder_name(name: str) -> bool:
+    """True when ``name`` is safe as one folder name inside a managed folder."""
+    return bool(_FOLDER_NAME.fullmatch(name)) and ".." not in name

@@ -76,6 +76,12 @@ class RichProgress:
         if self._task is not None:
             self._progress.refresh()
 
+    def close(self) -> None:
+        """Stop the display; a reporter that never showed a task prints nothing (rich
+        would print an empty line, which then stood before every error message)."""
+        if self._task is not None:
+            self._progress.stop()
+
     def where(self) -> str | None:
         """The task under way, in words: ``Ingesting u.data (40,000 of 100,000)``."""
         if self._task is None:
@@ -105,4 +111,4 @@ def rich_progress(console: Console | None = None) -> Iterator[RichProgress]:
             raise
         raise Interrupted(reporter.where()) from exc
     finally:
-        reporter._progress.stop()
+        reporter.close()

@@ -81,11 +81,12 @@ def export_neo4j_admin(
     """Write the whole graph of ``store`` as neo4j-admin import files into ``directory``.
 
     Files of an earlier export in the folder are replaced; labels and types without data
-    get no file (the importer needs none).
+    get no file (the importer needs none). A folder that holds other files and no earlier
+    export is refused: replacing ``*.nodes.csv`` there could delete someone's data.
     """
     if len(array_delimiter) != 1 or array_delimiter in ',"\n':
         raise InputError("The array delimiter must be one character other than a comma, quote or newline.")
-    directory.mkdir(parents=True, exist_ok=True)
+    _claim_folder(directory)
     for stale in [*directory.glob("*.nodes.csv"), *directory.glob("*.rels.csv")]:
         stale.unlink()
     reporter = progress or SilentProgress()
@@ -214,3 +215,19 @@ def _write_schema_script(store: GraphStore, path: Path, dimensions: dict[tuple[s
         cy.create_key_constraint(label, node.key) for label, node in sorted(store.schema.nodes.items())
     ] + [cy.create_vector_index(label, prop, dims) for (label, prop), dims in sorted(dimensions.items())]
     path.write_text("".join(f"{statement};\n" for statement in statements), encoding="utf-8")
+
+
+EXPORT_MARKER = ".kg-export"
+
+
+def _claim_folder(directory: Path) -> None:
+    """Create ``directory`` or accept it when empty or holding an earlier export (marked
+    by ``EXPORT_MARKER``); anything else is an ``InputError`` before a file is touched."""
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"{directory} is a file; give a folder to export into.")
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / EXPORT_MARKER).is_file():
+        raise InputError(
+            f"{directory} is not empty and holds no earlier `kg export`; export into a new or empty folder."
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / EXPORT_MARKER).write_text("written by `kg export`; a later export may replace these files\n")

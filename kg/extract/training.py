@@ -34,6 +34,7 @@ from kg.extract.relation_model import (
     collate,
     predict_sentences,
 )
+from kg.ids import is_folder_name
 from kg.progress import ProgressReporter, SilentProgress
 
 WEIGHTS_FILE = "model.pt"
@@ -184,10 +185,18 @@ def train_extractor(
     model is the one after the last epoch, so dev figures stay an honest estimate.
     """
     options = options or TrainingOptions()
+    check_run_name(run_name)
     if not train:
         raise InputError("No training sentences.")
     with torch_threads(options.threads):
         return _train(train, models_root, options, dev, progress or SilentProgress(), on_epoch, run_name)
+
+
+def check_run_name(run_name: str | None) -> None:
+    """A run name must be a plain folder name: its folder replaces a run of the same name,
+    and ``--name ..`` or an absolute path once emptied folders outside the models folder."""
+    if run_name is not None and not is_folder_name(run_name):
+        raise InputError(f"--name {run_name!r} is not a run name: use letters, digits, '.', '_' and '-'.")
 
 
 def _train(
@@ -301,6 +310,7 @@ def save_run(
     run_name: str | None = None,
 ) -> Path:
     """Write weights and config to a new run folder; the folder appears complete or not at all."""
+    check_run_name(run_name)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = models_root / (run_name or f"joint-{stamp}")
     staging = models_root / f".{run_dir.name}.partial"
