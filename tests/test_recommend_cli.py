@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from kg.config import RecommendSettings, load_settings
@@ -44,11 +46,33 @@ def test_recommend_explain_write_then_query(shop: list[str]) -> None:
 
 
 def test_unknown_user_item_and_target_are_one_line_errors(shop: list[str]) -> None:
-    assert_clean_error(kg(*shop, "recommend", "nobody"), "No user 'nobody'")
+    unknown = kg(*shop, "recommend", "nobody")
+    assert_clean_error(unknown, "No user 'nobody'")
+    hint = re.search(r"`kg query '([^']+)'`", " ".join(unknown.stderr.split()))
+    assert hint, unknown.stderr
+    listed = kg(*shop, "query", hint.group(1))  # the hint runs as given and lists user ids
+    assert listed.returncode == 0 and "U00001" in listed.stdout, listed.stderr
     assert_clean_error(kg(*shop, "similar", "P99999"), "No item 'P99999'")
     assert_clean_error(kg(*shop, "audience", "Footwar"), "did you mean 'Footwear'")
     assert_clean_error(kg(*shop, "recommend", "--all"), "add --write")
     assert_clean_error(kg(*shop, "recommend", "U00001", "--category", "Nope"), "No category 'Nope'")
+    assert_clean_error(kg(*shop, "audience", "Item:P99999"), "No item 'P99999'")
+
+
+def test_filters_that_match_no_item_say_why(shop: list[str]) -> None:
+    """They used to print a blank line and exit 0."""
+    assert_clean_error(
+        kg(*shop, "recommend", "U00001", "--max-price", "0.5"), "no item costs at most 0.5 (prices run from"
+    )
+    assert_clean_error(kg(*shop, "similar", "P00003", "--min-price", "1e9"), "no item costs at least 1e+09")
+
+
+def test_item_targets_take_the_label_the_embeddings_use(shop: list[str]) -> None:
+    labelled = kg(*shop, "audience", "Item:P00003", "--k", "3", "--no-explain")
+    plain = kg(*shop, "audience", "P00003", "--k", "3", "--no-explain")
+    assert labelled.returncode == 0, labelled.stderr
+    assert "Audience for item" in " ".join(labelled.stdout.split())
+    assert labelled.stdout == plain.stdout
 
 
 def test_similar_audience_and_segment(shop: list[str]) -> None:
@@ -58,18 +82,33 @@ def test_similar_audience_and_segment(shop: list[str]) -> None:
     target = kg(*shop, "audience", "Footwear", "--k", "5")
     assert target.returncode == 0, target.stderr
     assert "Audience for category Footwear" in " ".join(target.stdout.split())
-    segments = kg(*shop, "segment", "--k", "3")
+    segments = kg(*shop, "segment", "--k", "3", env={"COLUMNS": "80"})
     assert segments.returncode == 0, segments.stderr
-    assert "segment-3" in segments.stdout and "Wrote Segment nodes" in segments.stdout
+    assert "Wrote Segment nodes" in " ".join(segments.stdout.split())
     profiles = kg(*shop, "query", "segment-profiles")
     assert profiles.returncode == 0 and "segment-1" in profiles.stdout
+    # at 80 columns each segment's name and figures stay whole on its first line
+    written = kg(*shop, "query", "MATCH (s:Segment) RETURN s.name AS name, s.size AS size ORDER BY name")
+    rows = re.findall(r"(S\d: [^│]*?)\s*│\s*(\d+)\s*│", written.stdout)
+    assert len(rows) == 3, written.stdout
+    total = sum(int(size) for _, size in rows)
+    for name, size in rows:
+        line = next((line for line in segments.stdout.splitlines() if name in line), None)
+        assert line is not None, (name, segments.stdout)
+        assert {f"{int(size):,}", f"{int(size) / total:.0%}"} <= set(line.split()), line
 
 
 def test_evaluate_prints_the_table_and_saves_it(shop: list[str]) -> None:
-    result = kg(*shop, "evaluate", "--k", "5", "--signals", "ease,cohort,popularity")
+    result = kg(*shop, "evaluate", "--k", "5", "--signals", "ease,cohort,popularity", env={"COLUMNS": "80"})
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())
     for row in ("fused", "ease", "cohort", "popularity", "item_knn", "als", "bpr", "nDCG@5"):
         assert row in out, row
-    saved = Path(out.split("Saved ")[-1].split()[0])
+    saved = Path("".join(result.stdout.split("Saved ")[-1].split()))  # a long path wraps at 80
     assert saved.suffix == ".json" and saved.is_file() and saved.with_suffix(".csv").is_file()
+    # at 80 columns every figure is printed whole (they used to break across lines)
+    tokens = set(result.stdout.split())
+    table = pd.read_csv(saved.with_suffix(".csv"))
+    for metric in ("P@5", "R@5", "nDCG@5", "MAP@5", "HR@5", "coverage"):
+        for value in table[metric]:
+            assert f"{value:.4f}" in tokens, (metric, value)

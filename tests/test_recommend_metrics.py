@@ -67,7 +67,7 @@ def test_split_holds_out_a_quarter_per_user_reproducibly() -> None:
     assert split.train.multiply(split.held_out).nnz == 0
     counts = np.diff(matrix.indptr)
     held = np.diff(split.held_out.indptr)
-    expected = np.where(counts >= 2, np.minimum(np.round(counts * 0.25), counts - 1), 0)
+    expected = np.where(counts >= 2, np.clip(np.round(counts * 0.25), 1, counts - 1), 0)
     assert held.tolist() == expected.tolist()
     assert split.held_out[0].nnz == 0 and split.train[0, 5] == 1
     assert (again.held_out != split.held_out).nnz == 0
@@ -115,3 +115,23 @@ def test_learned_weights_are_a_coordinate_optimum_around_a_fixed_anchor() -> Non
         for step in WEIGHT_STEPS:
             moved = fuse(signals, {**weights, name: step})
             assert ndcg_at_k(top_k(moved, 5), relevant) <= quality + 1e-6
+
+
+def test_a_user_with_two_interactions_holds_one_out() -> None:
+    """A quarter of two rounds to nothing; a shop where everyone bought two things used to
+    have no user to tune or evaluate on."""
+    matrix = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=np.float32))
+    split = split_per_user(matrix, 0.25, seed=3)
+    assert np.diff(split.held_out.indptr).tolist() == [1, 1, 0]
+    assert np.diff(split.train.indptr).tolist() == [1, 1, 1]
+
+
+def test_metrics_of_no_users_are_nan_not_a_crash() -> None:
+    """Tuning on a validation split with no held-out user crashed with "cannot reshape
+    array of size 1 into shape (0,10)"."""
+    nobody = np.zeros((0, 10), dtype=np.int64)
+    relevant = sp.csr_matrix((0, 30), dtype=np.float32)
+    assert math.isnan(ndcg_at_k(nobody, relevant))
+    m = ranking_metrics(nobody, relevant, n_items=30, train_popularity=np.zeros(30), n_train_users=0)
+    assert m.users == 0 and math.isnan(m.precision) and m.coverage == 0.0
+    assert top_k(np.zeros((0, 30)), 10).shape == (0, 10)

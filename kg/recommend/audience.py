@@ -30,13 +30,25 @@ class AudienceTarget:
 
 
 def resolve_target(graph: InteractionGraph, target: str) -> AudienceTarget:
-    """An item id, or an attribute (category, brand, genre...) by id or name; ``Label:value``
-    picks the label when a name is ambiguous."""
+    """An item id, or an attribute (category, brand, genre...) by id or name. ``Label:value``
+    picks the label: ``Item:50`` is the item with id 50 (the form `kg predict` and the
+    embeddings use), ``Genre:Drama`` the genre, whatever else is called "Drama"."""
     if graph.has_item(target):
-        index = graph.item_index(target)
-        return AudienceTarget(f"item {graph.item_name(index)} ({target})", np.array([index]))
+        return _item_target(graph, target)
     label, _, value = target.partition(":") if ":" in target else ("", "", target)
-    labels = [label] if label else list(dict.fromkeys(graph.attributes["label"]))
+    known_labels = list(dict.fromkeys(graph.attributes["label"].astype(str)))
+    if label:
+        if label.casefold() == "item":
+            return _item_target(graph, value)  # NotFoundError names the item id when unknown
+        matching = [known for known in known_labels if known.casefold() == label.casefold()]
+        if not matching:
+            choices = ", ".join(["Item", *known_labels])
+            raise NotFoundError(
+                f"No target label {label!r} in {target!r}; use one of {choices} (for example Item:<id>)."
+            )
+        labels = matching
+    else:
+        labels = known_labels
     for candidate in labels:
         meta = graph.attributes
         known = (meta["label"] == candidate) & (
@@ -46,19 +58,30 @@ def resolve_target(graph: InteractionGraph, target: str) -> AudienceTarget:
         if known.any():
             items = np.flatnonzero(items_with_attribute(graph, candidate, value))
             return AudienceTarget(f"{candidate.lower()} {meta.loc[known, 'name'].iloc[0]}", items)
-    raise NotFoundError(f"No item, category, brand or genre {target!r}{_suggestion(graph, value)}")
+    what = f"{labels[0].lower()}" if label else "item, category, brand or genre"
+    raise NotFoundError(f"No {what} {value!r}{_suggestion(graph, value, labels if label else None)}")
 
 
-def _suggestion(graph: InteractionGraph, value: str) -> str:
-    names = [
-        *graph.attributes["name"].astype(str),
-        *graph.items.get("name", pd.Series(dtype=str)).dropna().astype(str),
-    ]
-    close = process.extractOne(value, names) if names else None
+def _item_target(graph: InteractionGraph, item_id: str) -> AudienceTarget:
+    index = graph.item_index(item_id)
+    return AudienceTarget(f"item {graph.item_name(index)} ({item_id})", np.array([index]))
+
+
+def _suggestion(graph: InteractionGraph, value: str, labels: list[str] | None = None) -> str:
+    """A close target that works when passed back: an attribute name (among ``labels``
+    only, when given), or an item's id for a close item name (a name is not a target)."""
+    meta = graph.attributes
+    chosen = meta[meta["label"].isin(labels)] if labels else meta
+    candidates = {str(name): repr(str(name)) for name in chosen["name"]}
+    if not labels and "name" in graph.items:
+        for item_id, name in zip(graph.item_ids, graph.items["name"], strict=True):
+            if isinstance(name, str) and name and name not in candidates:
+                candidates[name] = f"item {str(item_id)!r} ({name})"
+    close = process.extractOne(value, list(candidates)) if candidates else None
     return (
-        f"; did you mean {close[0]!r}?"
+        f"; did you mean {candidates[close[0]]}?"
         if close and close[1] >= 60
-        else "; pass an item id or a category/brand/genre name"
+        else "; pass an item id (or Item:<id>) or a category/brand/genre name"
     )
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kg.config import RecommendSettings, Settings
+from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.interactions import InteractionGraph, export_interactions
 from kg.recommend.metrics import ranking_metrics, top_k
@@ -28,7 +29,7 @@ from kg.recommend.model import Recommender, available_signals, fit_recommender, 
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
 from kg.recommend.split import split_per_user
-from kg.recommend.tuning import trial_count, tune, validation_set
+from kg.recommend.tuning import TUNING_K, trial_count, tune, validation_set
 from kg.store.base import GraphStore
 
 
@@ -67,22 +68,34 @@ def evaluate(
     """Split, tune on validation, refit on train, score the test interactions."""
     progress = progress or SilentProgress()
     k = k or settings.k
+    protocol_notes = []
+    if k > graph.n_items:  # a top-K list cannot be longer than the catalogue
+        protocol_notes.append(
+            f"K lowered from {k} to {graph.n_items}: the catalogue has {graph.n_items} items"
+        )
+        k = graph.n_items
     started = time.perf_counter()
     split = split_per_user(graph.matrix, settings.test_fraction, settings.seed)
+    if not len(split.users):
+        raise InputError(
+            f"Cannot evaluate: no user has two or more interactions ({graph.n_users:,} users, "
+            f"{graph.matrix.nnz:,} interactions), so there is nothing to hold out and test on; "
+            "evaluate once customers have come back for more."
+        )
     train = graph.with_interactions(split.train)
     validation = validation_set(
         train, settings.validation_fraction, settings.seed + 1, settings.tune_max_users
     )
     recommender = fit_recommender(
         train,
-        settings.model_copy(update={"k": k}),
+        settings,
         context,
         validation=validation,
         keep_all=True,
         progress=progress,
     )
     baselines, notes = available_signals(train, settings.baselines, context)
-    baseline_scorers = _baselines(baselines, recommender, train, validation, context, k, progress)
+    baseline_scorers = _baselines(baselines, recommender, train, validation, context, progress, notes)
     users = split.users
     relevant = split.held_out[users]
     rows = []
@@ -120,7 +133,7 @@ def evaluate(
         seconds=time.perf_counter() - started,
         weights=recommender.weights,
         cold_weights=recommender.cold_weights,
-        notes=[*recommender.notes, *notes],
+        notes=[*protocol_notes, *recommender.notes, *notes],
     )
 
 
@@ -139,8 +152,8 @@ def _baselines(
     train: InteractionGraph,
     validation: object,
     context: ScorerContext,
-    k: int,
     progress: ProgressReporter,
+    notes: list[str],
 ) -> dict[str, Scorer]:
     """Baselines tuned on the same validation split and refit on train (a baseline that is
     also a signal is not fitted twice)."""
@@ -149,9 +162,14 @@ def _baselines(
     fitted: dict[str, Scorer] = {}
     try:
         for name in todo:
-            best = tune(name, validation, context, k, progress)  # type: ignore[arg-type]
-            fitted[name] = make_scorer(name, context, **best.params)
-            fitted[name].fit(train)
+            try:
+                best = tune(name, validation, context, TUNING_K, progress)  # type: ignore[arg-type]
+                scorer = make_scorer(name, context, **best.params)
+                scorer.fit(train)
+            except InputError as exc:
+                notes.append(f"baseline {name} skipped: {exc}")
+                continue
+            fitted[name] = scorer
     finally:
         progress.finish()
     return fitted

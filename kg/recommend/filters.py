@@ -21,25 +21,81 @@ class ItemFilter:
     max_price: float | None = None
     in_stock: bool = False
 
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set (an empty answer then means "among the items that pass")."""
+        return any(
+            v is not None for v in (self.category, self.brand, self.genre, self.min_price, self.max_price)
+        ) or bool(self.in_stock)
+
     def allowed(self, graph: InteractionGraph) -> np.ndarray:
-        """Boolean mask over ``graph.item_ids``: True where an item passes every filter."""
+        """Boolean mask over ``graph.item_ids``: True where an item passes every filter.
+
+        Raises :class:`NotFoundError` saying why when no item in the catalogue passes: such a
+        filter can never show anything, like an unknown category name (an empty answer would
+        look like a user who has seen everything)."""
+        passes = self._criteria(graph)
         mask = np.ones(graph.n_items, dtype=bool)
+        for _, matched, _ in passes:
+            mask &= matched
+        if graph.n_items and not mask.any():
+            raise NotFoundError(_why_nothing_passes(passes))
+        return mask
+
+    def _criteria(self, graph: InteractionGraph) -> list[tuple[str, np.ndarray, str | None]]:
+        """Each active filter: its description, the items it matches, and (when it matches
+        none) why."""
+        passes: list[tuple[str, np.ndarray, str | None]] = []
         for label, value in (("Category", self.category), ("Brand", self.brand), ("Genre", self.genre)):
             if value is not None:
-                mask &= items_with_attribute(graph, label, value)
+                passes.append((f"{label.lower()} {value!r}", items_with_attribute(graph, label, value), None))
         if self.min_price is not None or self.max_price is not None:
-            if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
-                raise InputError(f"--min-price {self.min_price} is above --max-price {self.max_price}.")
-            price = _column(graph, "price").astype(float)
-            known = ~np.isnan(price)
-            mask &= known
-            if self.min_price is not None:
-                mask &= np.where(known, price, -np.inf) >= self.min_price
-            if self.max_price is not None:
-                mask &= np.where(known, price, np.inf) <= self.max_price
+            passes.append(self._price(graph))
         if self.in_stock:
-            mask &= _column(graph, "in_stock").astype(object) == True  # noqa: E712 - None is unknown
-        return mask
+            stock = _column(graph, "in_stock")
+            known = np.array([v is not None and v == v for v in stock], dtype=bool)  # NaN != NaN
+            marked = stock.astype(object) == True  # noqa: E712 - None is unknown
+            why = (
+                "no item has an in_stock property, so --in-stock matches nothing; "
+                "load in_stock on the Item nodes or leave the option out"
+                if not known.any()
+                else f"no item is marked in stock ({int(known.sum()):,} items say in_stock = false)"
+            )
+            passes.append(("in stock", marked, why))
+        return passes
+
+    def _price(self, graph: InteractionGraph) -> tuple[str, np.ndarray, str | None]:
+        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
+            raise InputError(f"--min-price {self.min_price:g} is above --max-price {self.max_price:g}.")
+        price = _column(graph, "price").astype(float)
+        known = ~np.isnan(price)
+        bounds = [
+            *([f"at least {self.min_price:g}"] if self.min_price is not None else []),
+            *([f"at most {self.max_price:g}"] if self.max_price is not None else []),
+        ]
+        described = f"price {' and '.join(bounds)}"
+        mask = known.copy()
+        if self.min_price is not None:
+            mask &= np.where(known, price, -np.inf) >= self.min_price
+        if self.max_price is not None:
+            mask &= np.where(known, price, np.inf) <= self.max_price
+        why = (
+            "no item has a price property, so a price filter matches nothing; "
+            "load price on the Item nodes or leave --min-price/--max-price out"
+            if not known.any()
+            else f"no item costs {' and '.join(bounds)} "
+            f"(prices run from {np.nanmin(price):g} to {np.nanmax(price):g})"
+        )
+        return described, mask, why
+
+
+def _why_nothing_passes(passes: list[tuple[str, np.ndarray, str | None]]) -> str:
+    """The first filter that alone matches nothing, or the filters that exclude each other."""
+    for _, matched, why in passes:
+        if not matched.any():
+            return f"No item passes the filters: {why}."
+    each = ", ".join(f"{described} ({int(matched.sum()):,} items)" for described, matched, _ in passes)
+    return f"No item passes all the filters together: {each} have no item in common; drop or widen one."
 
 
 def _column(graph: InteractionGraph, name: str) -> np.ndarray:

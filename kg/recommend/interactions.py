@@ -29,6 +29,9 @@ from kg.store.base import FROM_ID, TO_ID, GraphStore
 
 PATH_SEPARATOR = ">"
 ITEM_PROPERTIES = ("name", "kind", "description", "price", "in_stock", "year", "node_text", "text_embedding")
+# Portable Cypher (both stores) that the not-found hints tell a user to run with `kg query`.
+LIST_USERS_QUERY = "MATCH (u:User) RETURN u.id AS user ORDER BY user LIMIT 20"
+LIST_ITEMS_QUERY = "MATCH (i:Item) RETURN i.id AS item, i.name AS name ORDER BY item LIMIT 20"
 USER_PROPERTIES = ("name", "age", "age_group", "gender", "occupation", "country")
 
 
@@ -87,8 +90,8 @@ class InteractionGraph:
             return self._user_positions[str(user_id)]
         except KeyError:
             raise NotFoundError(
-                f"No user {user_id!r} in the graph ({self.n_users:,} users); check the id with "
-                "`kg query customer-history` or load the user first."
+                f"No user {user_id!r} in the graph ({self.n_users:,} users); list user ids with "
+                f"`kg query {LIST_USERS_QUERY!r}` or load the user first."
             ) from None
 
     def item_index(self, item_id: str) -> int:
@@ -96,7 +99,8 @@ class InteractionGraph:
             return self._item_positions[str(item_id)]
         except KeyError:
             raise NotFoundError(
-                f"No item {item_id!r} in the graph ({self.n_items:,} items); check the id or load it first."
+                f"No item {item_id!r} in the graph ({self.n_items:,} items); list item ids with "
+                f"`kg query {LIST_ITEMS_QUERY!r}` or load the item first."
             ) from None
 
     def has_user(self, user_id: str) -> bool:

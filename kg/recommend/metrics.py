@@ -56,6 +56,8 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
         rows, cols = exclude.nonzero()
         scores[rows, cols] = -np.inf
     k = min(k, scores.shape[1])
+    if k <= 0 or not scores.shape[0]:
+        return np.zeros((scores.shape[0], max(k, 0)), dtype=np.int64)
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
@@ -64,13 +66,16 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
 def hits_matrix(recommended: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
     """Boolean (users x K): is the k-th recommendation in the user's relevant set."""
     relevant = sp.csr_matrix(relevant)
+    if not recommended.size:  # no users, or nothing to rank: scipy returns a 1x0 matrix
+        return np.zeros(recommended.shape, dtype=bool)
     rows = np.repeat(np.arange(recommended.shape[0]), recommended.shape[1])
     return np.asarray(relevant[rows, recommended.ravel()]).reshape(recommended.shape) > 0
 
 
 def ndcg_at_k(recommended: np.ndarray, relevant: sp.csr_matrix) -> float:
-    """Mean nDCG over rows with at least one relevant item (the tuning objective)."""
-    return float(_per_user(recommended, relevant)["ndcg"].mean())
+    """Mean nDCG over rows with at least one relevant item (the tuning objective); NaN
+    when no row has one (nothing to measure is not a score of zero)."""
+    return _mean(_per_user(recommended, relevant)["ndcg"])
 
 
 def ranking_metrics(
@@ -86,15 +91,20 @@ def ranking_metrics(
     kept = recommended[per_user["kept"]]
     probability = (train_popularity[kept] + 1.0) / (n_train_users + 1.0)
     return RankingMetrics(
-        precision=float(per_user["precision"].mean()),
-        recall=float(per_user["recall"].mean()),
-        ndcg=float(per_user["ndcg"].mean()),
-        map=float(per_user["ap"].mean()),
-        hit_rate=float(per_user["hit"].mean()),
+        precision=_mean(per_user["precision"]),
+        recall=_mean(per_user["recall"]),
+        ndcg=_mean(per_user["ndcg"]),
+        map=_mean(per_user["ap"]),
+        hit_rate=_mean(per_user["hit"]),
         coverage=len(np.unique(kept)) / n_items if n_items else 0.0,
         novelty=float(-np.log2(probability).mean()) if kept.size else 0.0,
         users=int(per_user["kept"].sum()),
     )
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean, or NaN without numpy's empty-slice warning when there are no users."""
+    return float(values.mean()) if values.size else float("nan")
 
 
 def _per_user(recommended: np.ndarray, relevant: sp.csr_matrix) -> dict[str, np.ndarray]:

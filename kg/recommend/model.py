@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kg.config import RecommendSettings
-from kg.errors import InputError
+from kg.errors import ConfigError, InputError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.explain import Explanation, describe, popularity_evidence
 from kg.recommend.filters import ItemFilter
@@ -31,7 +31,7 @@ from kg.recommend.metrics import top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext
 from kg.recommend.threads import single_threaded
-from kg.recommend.tuning import TunedScorer, ValidationSet, trial_count, tune, validation_set
+from kg.recommend.tuning import TUNING_K, TunedScorer, ValidationSet, trial_count, tune, validation_set
 
 SMALL_BATCH = 8  # up to this many users, scoring runs on one BLAS thread (less overhead)
 CHUNK_SCORES = 2**24  # scores per signal held at once when scoring users in chunks (64 MB)
@@ -260,24 +260,42 @@ def fit_recommender(
         )
     progress = progress or SilentProgress()
     names, notes = available_signals(graph, settings.signals, context)
+    if not names:
+        raise ConfigError(
+            f"None of the signals in recommend.signals can run on this graph ({'; '.join(notes)}); "
+            "add 'popularity', which runs on any graph with interactions."
+        )
     validation = validation or validation_set(
         graph, settings.validation_fraction, context.seed + 1, settings.tune_max_users
     )
     progress.start("Tuning signals on a validation split", sum(trial_count(n, context) for n in names))
     try:
-        tuned = {name: tune(name, validation, context, settings.k, progress) for name in names}
+        tuned = _tune_signals(names, validation, context, notes, progress)
     finally:
         progress.finish()
-    weights, cold_weights, validation_ndcg = learn_fusion(tuned, validation, settings.k)
+    names = list(tuned)
+    if validation.is_empty:
+        weights, cold_weights, validation_ndcg = untuned_fusion(names)
+        notes.append(
+            "no user has two or more interactions, so nothing could be held out to tune on: "
+            "every signal keeps its default setting and the signals are fused with equal weights"
+        )
+    else:
+        weights, cold_weights, validation_ndcg = learn_fusion(tuned, validation, TUNING_K)
     keep = [n for n in names if keep_all or weights.get(n, 0) > 0 or cold_weights.get(n, 0) > 0]
     progress.start("Fitting the chosen signals on all interactions", len(keep))
     scorers: dict[str, Scorer] = {}
     try:
         for name in keep:
             scorer = (pretrained or {}).get(name) or make_scorer(name, context, **tuned[name].params)
-            scorer.fit(graph)
+            try:
+                scorer.fit(graph)
+            except InputError as exc:  # left out of the fusion: _used() skips unfitted names
+                notes.append(f"signal {name} skipped: {exc}")
+                continue
+            finally:
+                progress.advance()
             scorers[name] = scorer
-            progress.advance()
     finally:
         progress.finish()
     reports = [
@@ -295,6 +313,34 @@ def fit_recommender(
         validation_ndcg=validation_ndcg,
         notes=notes,
     )
+
+
+def _tune_signals(
+    names: list[str],
+    validation: ValidationSet,
+    context: ScorerContext,
+    notes: list[str],
+    progress: ProgressReporter,
+) -> dict[str, TunedScorer]:
+    """Each signal tuned; one that cannot learn from this little data (the in-memory KGE
+    fit wants ten facts) is left out with a note instead of failing the whole fit."""
+    tuned: dict[str, TunedScorer] = {}
+    for name in names:
+        try:
+            tuned[name] = tune(name, validation, context, TUNING_K, progress)
+        except InputError as exc:
+            notes.append(f"signal {name} skipped: {exc}")
+    if not tuned:
+        raise InputError(f"No signal could be fitted on this graph: {'; '.join(notes)}")
+    return tuned
+
+
+def untuned_fusion(names: list[str]) -> tuple[dict[str, float], dict[str, float], float]:
+    """Equal weights (the signals are z-scores, so equal weights mean equal say) when there
+    is no validation data to learn them from; no validation nDCG."""
+    weights = dict.fromkeys(names, 1.0)
+    cold_weights = {n: 1.0 for n in names if not scorer_class(n).uses_history}
+    return weights, cold_weights, float("nan")
 
 
 def learn_fusion(

@@ -52,7 +52,11 @@ class Segmentation:
 
 
 def spectral_user_embeddings(graph: InteractionGraph, seed: int) -> np.ndarray:
-    """Users in the low-frequency space of the user-item graph (the spectral signal's)."""
+    """Users in the low-frequency space of the user-item graph (the spectral signal's);
+    with three users or items or fewer there is no such space, and a user is their row
+    of the interaction matrix."""
+    if min(graph.matrix.shape) <= 3:
+        return graph.matrix.toarray()
     components = max(1, min(SPECTRAL_COMPONENTS, min(graph.matrix.shape) - 2))
     spectral = SpectralFilter(ScorerContext(seed=seed), components=components)
     spectral.fit(graph)
@@ -85,9 +89,25 @@ def segment_users(
         raise InputError("--k must be at least 2 segments.")
     if graph.n_users < k:
         raise InputError(f"Cannot make {k} segments from {graph.n_users} users; lower --k.")
+    if graph.matrix.nnz == 0:
+        raise InputError(
+            "Cannot segment: the graph has no user-item interactions, and segments are groups "
+            "of users who behave alike; ingest purchases, ratings or views first."
+        )
     if embeddings is None:
         embeddings, embedding_source = spectral_user_embeddings(graph, seed), "spectral"
     features = np.hstack([_block(_unit_rows(embeddings)), _block(behaviour_features(graph))])
+    distinct = len(np.unique(features.round(9), axis=0))
+    if distinct < k:
+        raise InputError(
+            f"Cannot make {k} segments: the {graph.n_users:,} users fall into only {distinct} "
+            f"distinct behaviour profile{'s' if distinct != 1 else ''}"
+            + (
+                f"; use --k {distinct} or fewer."
+                if distinct >= 2
+                else "; there is nothing to tell them apart."
+            )
+        )
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(features)
     order = np.argsort(-np.bincount(kmeans.labels_, minlength=k), kind="stable")  # segment 1 = largest
     relabel = np.empty(k, dtype=np.int64)

@@ -33,6 +33,9 @@ from kg.recommend.writeback import write_recommendations
 from kg.store.base import GraphStore
 
 MODEL_FILE = "recommender.joblib"
+# Settings the fitted model does not depend on: how many items a command shows (``k``) and
+# what only `kg evaluate` reads. Changing them must neither refit nor change results.
+NOT_FITTED_ON = frozenset({"k", "test_fraction", "baselines"})
 
 
 def model_path(settings: Settings) -> Path:
@@ -64,8 +67,8 @@ def registry_state(settings: Settings) -> list[tuple[str, int]]:
 def graph_fingerprint(
     store: GraphStore, settings: Settings, registry: list[tuple[str, int]] | None = None
 ) -> str:
-    """What the recommender depends on: nodes and relationships it reads, its settings,
-    the state of the KGE model registry."""
+    """What the recommender depends on: nodes and relationships it reads, the settings it
+    is fitted with (not ``NOT_FITTED_ON``), the state of the KGE model registry."""
     config = settings.recommend
     rels = set(config.interaction_relations)
     for path in [*config.item_attribute_paths, *config.user_cohort_paths]:
@@ -75,7 +78,7 @@ def graph_fingerprint(
         "store": settings.store,
         "nodes": {label: n for label, n in counts.nodes.items() if label not in ("Segment", "Document")},
         "relationships": {rel: counts.relationships.get(rel, 0) for rel in sorted(rels)},
-        "recommend": config.model_dump(mode="json"),
+        "recommend": config.model_dump(mode="json", exclude=set(NOT_FITTED_ON)),
         "embeddings": settings.embeddings.model_dump(mode="json"),
         "kge_registry": registry or [],
     }
@@ -85,7 +88,16 @@ def graph_fingerprint(
 def load_recommender(
     store: GraphStore, settings: Settings, *, refit: bool = False, progress: ProgressReporter | None = None
 ) -> Recommender:
-    """The fitted recommender for this graph: from disk if still current, else fitted now."""
+    """The fitted recommender for this graph: from disk if still current, else fitted now;
+    its default count of items to show is the current ``recommend.k``."""
+    recommender = _current_recommender(store, settings, refit=refit, progress=progress)
+    recommender.k = settings.recommend.k
+    return recommender
+
+
+def _current_recommender(
+    store: GraphStore, settings: Settings, *, refit: bool, progress: ProgressReporter | None
+) -> Recommender:
     path = model_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fingerprint = graph_fingerprint(store, settings, registry_state(settings))

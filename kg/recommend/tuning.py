@@ -4,6 +4,10 @@ The training interactions are split once more per user; every scorer is fitted o
 inner part with each candidate setting (its ``grid``; a seeded random sample of it when
 the grid is large) and the setting with the best validation nDCG@K wins. The validation
 scores of the winners are what fusion learns its weights from.
+
+K is :data:`TUNING_K`, fixed: how many items a command shows (``recommend.k``, ``--k``)
+is a display choice and must not change which model is fitted. A graph where no user has
+two interactions has nothing to validate on; every scorer then keeps its default setting.
 """
 
 from __future__ import annotations
@@ -36,10 +40,16 @@ class ValidationSet:
     def history(self) -> sp.csr_matrix:
         return self.fit_graph.matrix[self.users]
 
+    @property
+    def is_empty(self) -> bool:
+        """No user held anything out (every user has at most one interaction)."""
+        return not len(self.users)
+
     def ndcg(self, scores: np.ndarray, k: int) -> float:
         return ndcg_at_k(top_k(scores, k, exclude=self.history), self.held_out)
 
 
+TUNING_K = 10  # the nDCG cut-off tuning and fusion optimise, whatever K a command shows
 VALIDATION_SCORES = 2**26  # validation scores kept per signal for fusion (256 MB)
 
 
@@ -94,6 +104,12 @@ def tune(
     cls = scorer_class(name)
     settings = candidate_settings(cls.grid, context.seed, cls.max_trials)
     started = time.perf_counter()
+    if validation.is_empty:  # nothing to compare settings on: the default one, fitted
+        scorer = make_scorer(name, context, **settings[0])
+        scorer.fit(validation.fit_graph)
+        progress.advance(len(settings))
+        empty = np.zeros((0, validation.fit_graph.n_items), dtype=np.float32)
+        return TunedScorer(scorer, float("nan"), empty, time.perf_counter() - started)
     best: TunedScorer | None = None
     trials = []
     for params in settings:

@@ -1,0 +1,374 @@
+"""Graph-shape fuzzing of the recommender: random small graphs in a real embedded store.
+
+Each generated graph (degenerate shapes included: no interactions, one item, one
+interaction per user, items nobody touched, users without attributes, odd ids) is written
+through the store API, then every question the CLI asks is put to the library: fit,
+recommend (with and without filters), similar items, audience, segments, evaluation.
+Every call must answer or raise a ``KGError`` with a one-line message -- never any other
+exception -- and the answers are checked against the generated graph itself, not against
+the recommender's own matrices: no seen item is ever recommended, filters hold, and a
+list is only shorter than asked when nothing else is eligible.
+
+Bounded: hypothesis runs a fixed (derandomised) set of examples, about a minute in all.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from kg.config import RecommendSettings, Settings, load_settings
+from kg.errors import KGError
+from kg.recommend.audience import audience
+from kg.recommend.evaluate import evaluate
+from kg.recommend.filters import ItemFilter
+from kg.recommend.interactions import export_interactions
+from kg.recommend.model import Recommender
+from kg.recommend.segments import segment_graph
+from kg.recommend.service import load_recommender
+from kg.recommend.signals.base import ScorerContext
+from kg.store import GraphStore, open_store
+
+# Every signal that needs no trained or downloaded model (kge and text are fuzzed on fixed
+# graphs in test_recommend_shapes.py), and every baseline.
+FUZZ_SIGNALS = ["ease", "spectral", "rp3beta", "item_knn", "user_knn", "attributes", "cohort", "popularity"]
+FUZZ_BASELINES = ["popularity", "item_knn"]
+RELATIONS = ("PURCHASED", "VIEWED", "RATED")
+# Ids that have tripped id handling elsewhere: numbers, a Label:id look-alike, spaces,
+# a name that is also a category, non-ASCII.
+ODD_IDS = ("1", "50", "Item:7", "a b", "Shoes", "ü-1", "0")
+CATEGORIES = ("Shoes", "Tents", "Books")
+BRANDS = ("Northpeak", "Bluefin")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A small graph as plain data: what the checks compare every answer with."""
+
+    users: tuple[str, ...]
+    items: tuple[str, ...]
+    interactions: tuple[tuple[str, str, str], ...]  # (relationship type, user, item)
+    category: dict[str, str] = field(default_factory=dict)  # item -> category name
+    brand: dict[str, str] = field(default_factory=dict)
+    price: dict[str, float] = field(default_factory=dict)
+    in_stock: dict[str, bool] = field(default_factory=dict)
+    gender: dict[str, str] = field(default_factory=dict)  # user -> a cohort property
+    occupation: dict[str, str] = field(default_factory=dict)  # user -> Occupation node
+
+    def seen(self, user: str) -> set[str]:
+        return {item for _, u, item in self.interactions if u == user}
+
+    def users_of(self, items: set[str]) -> set[str]:
+        return {user for _, user, item in self.interactions if item in items}
+
+    def passes(self, item: str, chosen: ItemFilter) -> bool:
+        """The filter's meaning, from the spec (flat categories, so no sub-categories)."""
+        if (
+            chosen.category is not None
+            and self.category.get(item, "").casefold() != chosen.category.casefold()
+        ):
+            return False
+        if chosen.brand is not None and self.brand.get(item, "").casefold() != chosen.brand.casefold():
+            return False
+        price = self.price.get(item)
+        if chosen.min_price is not None and (price is None or price < chosen.min_price):
+            return False
+        if chosen.max_price is not None and (price is None or price > chosen.max_price):
+            return False
+        return not chosen.in_stock or self.in_stock.get(item) is True
+
+
+def write_graph(store: GraphStore, spec: GraphSpec) -> None:
+    """The spec as nodes and relationships, the way ingest mappings write them."""
+    if spec.users:
+        users = pd.DataFrame({"id": list(spec.users)})
+        users["gender"] = [spec.gender.get(u) for u in spec.users]
+        store.upsert_nodes("User", users)
+    if spec.items:
+        items = pd.DataFrame({"id": list(spec.items), "name": [f"Thing {i}" for i in spec.items]})
+        items["price"] = [spec.price.get(i, np.nan) for i in spec.items]
+        items["in_stock"] = pd.array([spec.in_stock.get(i) for i in spec.items], dtype="boolean")
+        store.upsert_nodes("Item", items)
+    for rel_type in RELATIONS:
+        rows = [(u, i) for r, u, i in spec.interactions if r == rel_type]
+        if rows:
+            store.upsert_relationships(rel_type, "User", "Item", _edges(rows))
+    for label, rel_type, start, mapping in (
+        ("Category", "IN_CATEGORY", "Item", spec.category),
+        ("Brand", "HAS_BRAND", "Item", spec.brand),
+        ("Occupation", "HAS_OCCUPATION", "User", spec.occupation),
+    ):
+        if mapping:
+            names = sorted(set(mapping.values()))
+            store.upsert_nodes(label, pd.DataFrame({"id": [n.lower() for n in names], "name": names}))
+            store.upsert_relationships(
+                rel_type, start, label, _edges([(a, b.lower()) for a, b in mapping.items()])
+            )
+
+
+def _edges(rows: list[tuple[str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["from_id", "to_id"]).drop_duplicates()
+
+
+def fuzz_settings(root: Path, **recommend: Any) -> Settings:
+    """Cheap signals and baselines (ALS and BPR grids take seconds even on tiny graphs;
+    they run on the fixed shapes of test_recommend_shapes.py)."""
+    config = RecommendSettings(signals=FUZZ_SIGNALS, baselines=FUZZ_BASELINES, **recommend)
+    return load_settings(store=str(root / "graph"), data_dir=root / "data", recommend=config)
+
+
+# ---------------------------------------------------------------------- generated shapes
+@st.composite
+def graph_specs(draw: st.DrawFn) -> GraphSpec:
+    n_users = draw(st.integers(0, 9))
+    n_items = draw(st.integers(0, 7))
+    odd = draw(st.booleans())
+    users = tuple(f"U{i}" for i in range(n_users))
+    items = tuple(ODD_IDS[i] if odd and i < len(ODD_IDS) else f"I{i}" for i in range(n_items))
+    pairs = [(u, i) for u in users for i in items]
+    chosen = draw(st.lists(st.sampled_from(pairs), max_size=30, unique=True)) if pairs else []
+    interactions = tuple((draw(st.sampled_from(RELATIONS)), u, i) for u, i in chosen)
+
+    def some(keys: tuple[str, ...], values: st.SearchStrategy[T]) -> dict[str, T]:
+        picked = draw(st.lists(st.sampled_from(keys), unique=True)) if keys else []
+        return {key: draw(values) for key in picked}
+
+    return GraphSpec(
+        users,
+        items,
+        interactions,
+        category=some(items, st.sampled_from(CATEGORIES)),
+        brand=some(items, st.sampled_from(BRANDS)),
+        price=some(items, st.sampled_from([5.0, 19.99, 120.0])),
+        in_stock=some(items, st.booleans()),
+        gender=some(users, st.sampled_from(["F", "M"])),
+        occupation=some(users, st.sampled_from(["Nurse", "Writer"])),
+    )
+
+
+filters = st.builds(
+    ItemFilter,
+    category=st.none() | st.sampled_from([*CATEGORIES, "Nope"]),
+    brand=st.none() | st.sampled_from(BRANDS),
+    max_price=st.none() | st.sampled_from([1.0, 20.0, 500.0]),
+    min_price=st.none() | st.sampled_from([10.0]),
+    in_stock=st.booleans(),
+)
+
+NO_INTERACTIONS = GraphSpec(("U0", "U1"), ("I0", "I1"), ())
+SINGLE_ITEM = GraphSpec(("U0", "U1", "U2"), ("I0",), (("PURCHASED", "U0", "I0"), ("VIEWED", "U1", "I0")))
+ONE_EACH = GraphSpec(
+    tuple(f"U{u}" for u in range(8)),
+    tuple(f"I{i}" for i in range(4)),
+    tuple(("PURCHASED", f"U{u}", f"I{u % 4}") for u in range(8)),
+    category={"I0": "Shoes", "I1": "Shoes", "I2": "Tents"},
+)
+UNTOUCHED_ITEMS = GraphSpec(
+    ("U0", "U1", "U2"),
+    ("I0", "I1", "I2", "I3", "I4"),
+    (("PURCHASED", "U0", "I0"), ("PURCHASED", "U0", "I1"), ("PURCHASED", "U1", "I1"), ("RATED", "U2", "I0")),
+    price={"I3": 5.0, "I4": 120.0},
+    in_stock={"I3": True},
+)
+NO_USERS = GraphSpec((), ("I0", "I1"), (), category={"I0": "Shoes"})
+ONE_USER = GraphSpec(("U0",), ("I0", "I1", "I2"), (("PURCHASED", "U0", "I0"), ("PURCHASED", "U0", "I1")))
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(spec=graph_specs(), chosen=filters, k=st.integers(1, 4), segments=st.sampled_from([2, 3]))
+@example(spec=NO_INTERACTIONS, chosen=ItemFilter(), k=3, segments=2)
+@example(spec=SINGLE_ITEM, chosen=ItemFilter(), k=3, segments=2)
+@example(spec=ONE_EACH, chosen=ItemFilter(category="Shoes"), k=4, segments=3)
+@example(spec=UNTOUCHED_ITEMS, chosen=ItemFilter(max_price=10.0, in_stock=True), k=2, segments=3)
+@example(spec=NO_USERS, chosen=ItemFilter(), k=2, segments=2)
+@example(spec=ONE_USER, chosen=ItemFilter(), k=2, segments=2)
+def test_every_command_answers_or_says_why_on_any_graph_shape(
+    spec: GraphSpec, chosen: ItemFilter, k: int, segments: int
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="kg-fuzz-") as folder:
+        root = Path(folder)
+        config = fuzz_settings(root, k=k)
+        with open_store(config) as store:
+            write_graph(store, spec)
+            check_graph(store, config, spec, chosen, k, segments)
+
+
+def check_graph(
+    store: GraphStore, config: Settings, spec: GraphSpec, chosen: ItemFilter, k: int, segments: int = 2
+) -> None:
+    """Every question, on one graph; the answers checked against ``spec``."""
+    recommender = answer(lambda: load_recommender(store, config), "fit")
+    if not spec.interactions:
+        assert isinstance(recommender, KGError) and "no user-item interactions" in str(recommender)
+    else:
+        assert isinstance(recommender, Recommender), f"fit failed on a graph with interactions: {recommender}"
+        for user in spec.users[:4]:
+            check_recommend(recommender, spec, user, k, ItemFilter())
+            check_recommend(recommender, spec, user, k, chosen)
+        for item in spec.items[:3]:
+            check_similar(recommender, spec, item, k, chosen)
+            check_audience(recommender, spec, f"Item:{item}", {item}, k)
+        for name in sorted(set(spec.category.values()))[:1]:
+            # an item id comes first (documented); Category:<name> picks the category
+            members = {item for item, category in spec.category.items() if category == name}
+            check_audience(recommender, spec, name, {name} if name in spec.items else members, k)
+            check_audience(recommender, spec, f"Category:{name}", members, k)
+    check_segments(store, config, spec, segments)
+    check_evaluation(store, config, spec)
+
+
+def answer(call: Callable[[], T], what: str) -> T | KGError:
+    """The call's result, or the KGError it raised (one line); any other exception fails."""
+    try:
+        return call()
+    except KGError as exc:
+        message = str(exc)
+        assert message and "\n" not in message, f"{what}: the error is not one line: {message!r}"
+        return exc
+
+
+def check_recommend(recommender: Recommender, spec: GraphSpec, user: str, k: int, chosen: ItemFilter) -> None:
+    eligible = {item for item in spec.items if spec.passes(item, chosen)}
+    frame = answer(lambda: recommender.recommend(user, k, chosen, explain=True), f"recommend {user}")
+    if not eligible:
+        assert isinstance(frame, KGError), f"a filter that matches no item gave {frame}"
+        return
+    assert isinstance(frame, pd.DataFrame), f"recommend {user} with {chosen}: {frame}"
+    shown = list(frame["item"])
+    assert not set(shown) & spec.seen(user), f"recommended a seen item to {user}: {shown}"
+    assert set(shown) <= eligible, f"recommended items outside {chosen}: {shown}"
+    assert len(shown) == len(set(shown)) == min(k, len(eligible - spec.seen(user))), (user, shown)
+    assert list(frame["rank"]) == list(range(1, len(shown) + 1))
+    assert frame["score"].map(np.isfinite).all() and frame["reason"].map(bool).all()
+
+
+def check_similar(recommender: Recommender, spec: GraphSpec, item: str, k: int, chosen: ItemFilter) -> None:
+    eligible = {other for other in spec.items if spec.passes(other, chosen)}
+    frame = answer(lambda: recommender.similar_items(item, k, chosen), f"similar {item}")
+    if not eligible:
+        assert isinstance(frame, KGError)
+        return
+    assert isinstance(frame, pd.DataFrame), f"similar {item}: {frame}"
+    shown = list(frame["item"])
+    assert item not in shown and set(shown) <= eligible, (item, shown)
+    assert len(shown) == len(set(shown)) == min(k, len(eligible - {item})), (item, shown)
+
+
+def check_audience(recommender: Recommender, spec: GraphSpec, target: str, items: set[str], k: int) -> None:
+    frame = answer(lambda: audience(recommender, target, k), f"audience {target}")
+    assert isinstance(frame, pd.DataFrame), f"audience {target!r}: {frame}"
+    users = list(frame["user"])
+    reachable = {u for u in spec.users if items - spec.seen(u)}
+    assert len(users) == len(set(users)) == min(k, len(reachable)), (target, users)
+    for user, item in zip(frame["user"], frame["item"], strict=True):
+        assert item in items and item not in spec.seen(user), (target, user, item)
+
+
+def check_segments(store: GraphStore, config: Settings, spec: GraphSpec, k: int) -> None:
+    found = answer(lambda: segment_graph(store, config, k, write=True), f"segment --k {k}")
+    if isinstance(found, KGError):
+        return
+    segmentation, table, _ = found
+    assert len(segmentation.labels) == len(spec.users)
+    assert len(table) == k and table["size"].sum() == len(spec.users) and (table["size"] > 0).all(), table
+    written = store.query("MATCH (u:User)-[:IN_SEGMENT]->(s:Segment) RETURN u.id AS user, s.id AS segment")
+    assert sorted(written["user"]) == sorted(spec.users)
+
+
+def check_evaluation(store: GraphStore, config: Settings, spec: GraphSpec) -> None:
+    graph = export_interactions(store, config.recommend)
+    result = answer(
+        lambda: evaluate(graph, config.recommend, ScorerContext.from_settings(config), k=3), "evaluate"
+    )
+    repeaters = [u for u in spec.users if len(spec.seen(u)) >= 2]
+    if isinstance(result, KGError):
+        assert not repeaters, f"evaluate refused a graph with {len(repeaters)} testable users: {result}"
+        return
+    assert result.users == len(repeaters) and result.k == min(3, len(spec.items))
+    assert result.table[f"nDCG@{result.k}"].between(0, 1).all(), result.table
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_checks_catch_a_recommender_that_shows_seen_items(tmp_path: Path, k: int) -> None:
+    """The fuzz oracle itself: a recommender that leaks a seen item must fail the check."""
+    spec = UNTOUCHED_ITEMS
+    config = fuzz_settings(tmp_path)
+    with open_store(config) as store:
+        write_graph(store, spec)
+        recommender = load_recommender(store, config)
+    leaky = LeakyRecommender(recommender)
+    with pytest.raises(AssertionError, match="seen item"):
+        check_recommend(leaky, spec, "U0", k, ItemFilter())  # type: ignore[arg-type]
+
+
+class LeakyRecommender:
+    """Puts the user's first seen item on top: what the checks must catch."""
+
+    def __init__(self, inner: Recommender) -> None:
+        self.inner = inner
+
+    def recommend(self, user: str, k: int, chosen: ItemFilter, *, explain: bool) -> pd.DataFrame:
+        frame = self.inner.recommend(user, k, chosen, explain=explain)
+        seen = self.inner.graph.item_ids[
+            self.inner.graph.matrix[self.inner.graph.user_index(user)].indices[0]
+        ]
+        return pd.concat([frame.head(0), pd.DataFrame({"item": [seen]}), frame], ignore_index=True)
+
+
+# ---------------------------------------------------------------------- with a trained KGE model
+SPARSE_WITH_ATTRIBUTES = GraphSpec(
+    tuple(f"U{u}" for u in range(12)),
+    tuple(f"I{i}" for i in range(6)),
+    (*(("PURCHASED", f"U{u}", f"I{u % 6}") for u in range(12)), ("VIEWED", "U0", "I1")),
+    category={f"I{i}": "Shoes" for i in range(3)},
+    occupation={f"U{u}": "Nurse" for u in range(4)},
+)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(ONE_EACH, id="one-interaction-each"),
+        pytest.param(SPARSE_WITH_ATTRIBUTES, id="sparse-with-attributes"),
+        pytest.param(UNTOUCHED_ITEMS, id="too-few-facts-to-train"),
+    ],
+)
+def test_training_and_the_kge_and_text_signals_on_degenerate_graphs(tmp_path: Path, spec: GraphSpec) -> None:
+    """`kg train` (a few epochs, tiny vectors) either registers a model or refuses in one
+    line; the recommender then runs with every signal -- the trained model's, the in-memory
+    KGE fits of tuning and evaluation, MiniLM text -- or leaves one out with a note."""
+    from embeddings.workflow import train_from_store
+
+    config = load_settings(
+        store=str(tmp_path / "graph"),
+        data_dir=tmp_path / "data",
+        recommend=RecommendSettings(
+            signals=[*FUZZ_SIGNALS, "kge", "text"], baselines=FUZZ_BASELINES, kge_epochs=3, kge_dim=8
+        ),
+    )
+    with open_store(config) as store:
+        write_graph(store, spec)
+        trained = answer(lambda: train_from_store(config, store, num_epochs=3, embedding_dim=8), "kg train")
+        if isinstance(trained, KGError):
+            assert "too few to train" in str(trained)
+        check_graph(store, config, spec, ItemFilter(category="Shoes"), 3)
+        recommender = load_recommender(store, config)
+    tuned = {signal.name for signal in recommender.signals}
+    assert "text" in tuned
+    assert "kge" in tuned or any("kge" in note for note in recommender.notes), recommender.notes
