@@ -1,11 +1,12 @@
-# Two entry points for a fresh machine (Python 3.11, CPU only):
+# Two entry points for a fresh machine (Python 3.11 and Java 17 with Maven, CPU only):
 #   make demo   -- create .venv, install, run `kg demo`
-#   make test   -- create .venv, install, run the test suite
+#   make test   -- create .venv, install, lint, start the local Neo4j, run the whole test
+#                  suite against both stores, stop Neo4j (always, also on failure)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean neo4j neo4j-stop
 
 $(BIN)/kg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +19,20 @@ $(BIN)/kg: pyproject.toml
 demo: $(BIN)/kg
 	$(BIN)/kg demo
 
-test: $(BIN)/kg
-	$(BIN)/python -m pytest -q
+test: $(BIN)/kg lint
+	bash tests/system-packages.sh
+	bash neo4j-local/start.sh
+	set -a; . ./.neo4j-local.env; set +a; \
+	KG_REQUIRE_NEO4J=1 $(BIN)/python -m pytest -q; status=$$?; \
+	bash neo4j-local/stop.sh; exit $$status
+
+# The in-process tier: no Neo4j, no training runs, no subprocesses of kg.
+test-fast: $(BIN)/kg
+	$(BIN)/python -m pytest -q -m "not slow and not neo4j"
 
 lint: $(BIN)/kg
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: $(BIN)/kg
 	$(BIN)/python benchmarks/ingest.py
@@ -32,3 +42,11 @@ bench: $(BIN)/kg
 
 clean:
 	rm -rf $(VENV) kg-data .pytest_cache
+
+# Local Neo4j 5.26 Community (APOC, Browser) from Maven Central; needs Java 17 + mvn.
+# Writes .neo4j-local.env (KG_NEO4J_URI/USER/PASSWORD/HTTP): set -a; . ./.neo4j-local.env; set +a
+neo4j:
+	bash neo4j-local/start.sh
+
+neo4j-stop:
+	bash neo4j-local/stop.sh

@@ -30,9 +30,10 @@ def _spec() -> dict[str, Any]:
 
 
 def _param_commands(query: CypherQuery) -> str:
-    """``:param name => value`` lines; the ``=>`` form is evaluated by the server, so
-    integers stay integers (``LIMIT $k`` needs one)."""
-    return "\n".join(f":param {name} => {json.dumps(value)}" for name, value in query.bind({}).items())
+    """``:param name => value;`` lines; the ``=>`` form is evaluated by the server, so
+    integers stay integers (``LIMIT $k`` needs one). The Browser splits a block into
+    commands only at ``;``: without it, several lines ran as one broken command."""
+    return "\n".join(f":param {name} => {json.dumps(value)};" for name, value in query.bind({}).items())
 
 
 def _runnable(text: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from kg.config import Settings, load_settings
 from kg.store import GraphStore, open_store
+from tests import neo4j_server  # noqa: F401 -- reads the Neo4j settings before the fixture below removes them
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MOVIELENS = SHARED_DATA / "movielens-100k"
@@ -17,11 +18,12 @@ CONLL04 = SHARED_DATA / "conll04"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's kg.toml or KG_* variables by accident."""
+    """No test reads the developer's kg.toml or KG_* variables by accident; the Neo4j
+    test server's settings were read by ``tests.neo4j_server`` at import."""
     import os
 
     for name in list(os.environ):
-        if name.startswith("KG_") and name != "KG_NEO4J_URI" and not name.startswith("KG_NEO4J_"):
+        if name.startswith("KG_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MOVIELENS, require
+from tests.neo4j_server import neo4j_env
 
 KG = [sys.executable, "-c", "from cli import main; main()"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,12 +129,8 @@ def test_neo4j_without_password_says_which_variable() -> None:
     assert_clean_error(kg("stats", env={"KG_STORE": "neo4j://127.0.0.1:1"}), "set KG_NEO4J_PASSWORD")
 
 
-@pytest.mark.skipif(not os.environ.get("KG_NEO4J_URI"), reason="needs a Neo4j server: set KG_NEO4J_URI")
 def test_wrong_neo4j_password_is_a_clear_error() -> None:
-    result = kg(
-        "stats",
-        env={"KG_STORE": os.environ["KG_NEO4J_URI"], "KG_NEO4J_PASSWORD": "definitely-wrong-password"},
-    )
+    result = kg("stats", env=neo4j_env(KG_NEO4J_PASSWORD="definitely-wrong-password"))
     assert_clean_error(result, "refused the credentials")
     assert "definitely-wrong-password" not in result.stderr
 

@@ -54,7 +54,7 @@ def test_routing_uri_and_database_name(live_shop: tuple[GraphStore, ShopGraph]) 
     with open_store(neo4j_settings(f"neo4j://{host}"), read_only=True) as routed:
         assert routed.counts().nodes["User"] == len(live_shop[1].users)
     with pytest.raises(StoreError, match="KG_NEO4J_DATABASE"):
-        open_store(load_settings(store=NEO4J_URI, neo4j_database="nosuchdb"))
+        open_store(neo4j_settings(neo4j_database="nosuchdb"))
 
 
 def test_constraints_exist_for_every_label(live_shop: tuple[GraphStore, ShopGraph]) -> None:

@@ -52,11 +52,12 @@ class AdminExport:
     def import_command(self, database: str = "neo4j", import_dir: str = "/import") -> str:
         """The ``neo4j-admin`` call for these files, as seen from ``import_dir`` (the
         folder's path inside the Neo4j container, or the folder itself on a host install)."""
-        parts = ["neo4j-admin database import full", "--overwrite-destination", "--multiline-fields=true"]
+        # The database goes right after `full`: since 5.19 --nodes/--relationships take
+        # several values, so a name at the end would be read as one more file.
+        parts = [f"neo4j-admin database import full {database}", "--overwrite-destination", "--multiline-fields=true"]
         parts.append(f"--array-delimiter='{self.array_delimiter}'")
         parts += [f"--nodes={import_dir}/{path.name}" for path, _ in self.nodes.values()]
         parts += [f"--relationships={import_dir}/{path.name}" for path, _ in self.relationships.values()]
-        parts.append(database)
         return " \\\n  ".join(parts)
 
     def summary_lines(self) -> list[str]:

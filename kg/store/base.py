@@ -208,14 +208,40 @@ def declare_written_properties(schema: Schema, label: str, rows: pd.DataFrame) -
     return names
 
 
-def records_for_driver(rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """Plain Python dicts with ``None`` for missing values (NaN/NaT/pd.NA)."""
+def records_for_driver(rows: pd.DataFrame, types: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Plain Python dicts with ``None`` for missing values (NaN/NaT/pd.NA).
+
+    ``types`` (column -> declared schema type) casts each value to its declared type: a
+    pandas INT64 column with a gap is float (``31.0``) and a DOUBLE column of whole
+    numbers may be int, and a server stores exactly the Python type it receives."""
     cleaned = rows.astype(object).where(pd.notna(rows), None) if not rows.empty else rows
     records = cleaned.to_dict("records")
+    casts = {
+        column: _CASTS[kind] for column, kind in (types or {}).items() if kind in _CASTS and column in rows
+    }
     for record in records:
         for key, value in record.items():
             if isinstance(value, np.ndarray):
-                record[key] = value.tolist()
+                value = value.tolist()
             elif isinstance(value, np.generic):
-                record[key] = value.item()
+                value = value.item()
+            if value is not None and key in casts:
+                value = casts[key](key, value)
+            record[key] = value
     return records
+
+
+def _to_int(name: str, value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise InputError(f"{name} is declared INT64 but a row holds {value!r}.")
+    return int(value)
+
+
+_CASTS: dict[str, Any] = {
+    "INT64": _to_int,
+    "DOUBLE": lambda _name, value: float(value),
+    "BOOLEAN": lambda _name, value: bool(value),
+    "STRING": lambda _name, value: value if isinstance(value, str) else str(value),
+    "DOUBLE[]": lambda _name, value: [float(x) for x in value],
+    "STRING[]": lambda _name, value: [str(x) for x in value],
+}

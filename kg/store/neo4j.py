@@ -28,7 +28,7 @@ from neo4j.exceptions import (
 )
 
 from kg.errors import InputError, SchemaError, StoreError
-from kg.schema import Schema
+from kg.schema import Schema, check_identifier
 from kg.store import neo4j_cypher as cy
 from kg.store.base import (
     DEFAULT_EXPORT_BATCH,
@@ -42,10 +42,23 @@ from kg.store.base import (
     prepare_rel_batch,
     records_for_driver,
 )
+from kg.store.cypher_tokens import code_words
 from kg.store.read_only_guard import NEO4J_RULES, refuse_outside_access
 
 WRITE_CHUNK = 10_000
 _DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
+# Neo4j's names for property types (db.schema.nodeTypeProperties) -> schema types.
+_NEO4J_TYPES = {
+    "String": "STRING",
+    "Long": "INT64",
+    "Integer": "INT64",
+    "Double": "DOUBLE",
+    "Float": "DOUBLE",
+    "Boolean": "BOOLEAN",
+    "StringArray": "STRING[]",
+    "DoubleArray": "DOUBLE[]",
+    "FloatArray": "DOUBLE[]",
+}
 
 
 class Neo4jStore(GraphStore):
@@ -67,12 +80,17 @@ class Neo4jStore(GraphStore):
         self.uri = uri
         self.database = database
         self.read_only = read_only
-        self._vector_dims: dict[str, int] = {}
+        self._vector_dims: dict[tuple[str, str], int] = {}
+        self._vector_index_names: dict[tuple[str, str], str] = {}
         self._driver: neo4j.Driver | None = None
         if password is None:
             raise StoreError("KG_STORE points at Neo4j; set KG_NEO4J_PASSWORD (and KG_NEO4J_USER).")
         try:
-            self._driver = GraphDatabase.driver(uri, auth=(user, password))
+            # Server notifications (unknown label or property in an analyst's query, and
+            # the like) are not errors; the driver would log each one to stderr.
+            self._driver = GraphDatabase.driver(
+                uri, auth=(user, password), notifications_min_severity="OFF", warn_notification_severity="OFF"
+            )
             self._driver.verify_connectivity()
             self._driver.execute_query(cy.probe(), database_=database, routing_=RoutingControl.READ)
         except AuthError as exc:
@@ -113,6 +131,15 @@ class Neo4jStore(GraphStore):
             raise StoreError("The store is closed.")
         return self._driver
 
+    def _session(self, *, read: bool = False) -> neo4j.Session:
+        """A session sharing ``execute_query``'s bookmark manager: on a cluster, a read
+        after a write -- through either path -- waits until it sees that write."""
+        return self.driver.session(
+            database=self.database,
+            default_access_mode=neo4j.READ_ACCESS if read else neo4j.WRITE_ACCESS,
+            bookmark_manager=self.driver.execute_query_bookmark_manager,
+        )
+
     def _execute(
         self, cypher: str, params: dict[str, Any] | None = None, *, read: bool = False
     ) -> neo4j.EagerResult:
@@ -128,23 +155,31 @@ class Neo4jStore(GraphStore):
         except (Neo4jError, DriverError) as exc:
             raise StoreError(f"Neo4j error: {exc}") from exc
 
-    def _write_chunks(self, cypher: str, rows: pd.DataFrame) -> list[neo4j.Record]:
-        """Run ``cypher`` over ``rows`` in chunks, one transaction per chunk."""
+    def _write_chunks(
+        self, cypher: str, rows: pd.DataFrame, types: dict[str, str] | None = None
+    ) -> tuple[list[neo4j.Record], dict[str, int]]:
+        """Run ``cypher`` over ``rows`` in chunks, one transaction per chunk; the records
+        and the summed counters (what was created, which no marker property has to say)."""
         records: list[neo4j.Record] = []
+        created = {"nodes": 0, "relationships": 0}
 
-        def work(tx: neo4j.ManagedTransaction, chunk: list[dict[str, Any]]) -> list[neo4j.Record]:
-            return list(tx.run(cypher, rows=chunk))
+        def work(tx: neo4j.ManagedTransaction, chunk: list[dict[str, Any]]) -> tuple[list[neo4j.Record], Any]:
+            result = tx.run(cypher, rows=chunk)  # a retried transaction runs this again: no side effects
+            return list(result), result.consume().counters
 
-        with self.driver.session(database=self.database) as session:
+        with self._session() as session:
             for start in range(0, len(rows), WRITE_CHUNK):
-                chunk = records_for_driver(rows.iloc[start : start + WRITE_CHUNK])
+                chunk = records_for_driver(rows.iloc[start : start + WRITE_CHUNK], types)
                 try:
-                    records.extend(session.execute_write(work, chunk))
+                    chunk_records, counters = session.execute_write(work, chunk)
                 except ClientError as exc:
                     raise StoreError(f"Neo4j rejected a statement ({exc.code}): {exc.message}") from exc
                 except (Neo4jError, DriverError) as exc:
                     raise StoreError(f"Neo4j error: {exc}") from exc
-        return records
+                records.extend(chunk_records)
+                created["nodes"] += counters.nodes_created
+                created["relationships"] += counters.relationships_created
+        return records, created
 
     def _require_endpoints(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
         """Refuse a batch whose endpoints are not all there, before anything is written."""
@@ -159,56 +194,100 @@ class Neo4jStore(GraphStore):
 
     # ------------------------------------------------------------------ schema
     def ensure_schema(self) -> None:
-        """A uniqueness constraint per keyed label; learn embedding properties that earlier
-        runs indexed, so exports include them."""
+        """A uniqueness constraint per keyed label, created only where missing (a user
+        without schema rights can write once they exist); learn the properties earlier
+        runs wrote (embeddings, run ids, extracted attributes), so exports include them."""
         if not self.read_only:
+            constrained = self._unique_keys()
             for label, node in self.schema.nodes.items():
-                self._execute(cy.create_key_constraint(label, node.key))
+                if (label, node.key) not in constrained:
+                    self._execute(cy.create_key_constraint(label, node.key))
         self._learn_vector_properties()
+        self._learn_scalar_properties()
 
-    def _vector_indexes(self) -> dict[str, tuple[str, str, int]]:
-        """``name -> (label, property, dimensions)`` of the database's vector indexes."""
+    def _unique_keys(self) -> set[tuple[str, str]]:
+        """``(label, property)`` pairs that a uniqueness or key constraint covers."""
+        found = set()
+        for record in self._execute(cy.show_constraints(), read=True).records:
+            labels, props = record["labelsOrTypes"] or [], record["properties"] or []
+            kind = str(record["type"])
+            if (
+                record["entityType"] == "NODE"
+                and len(labels) == 1
+                and len(props) == 1
+                and ("UNIQUENESS" in kind or "KEY" in kind)
+            ):
+                found.add((labels[0], props[0]))
+        return found
+
+    def _vector_indexes(self) -> dict[tuple[str, str], tuple[str, int]]:
+        """``(label, property) -> (index name, dimensions)`` of the vector indexes."""
         found = {}
         for record in self._execute(cy.show_vector_indexes(), read=True).records:
             labels, props = record["labelsOrTypes"] or [], record["properties"] or []
             config = (record["options"] or {}).get("indexConfig", {})
             dims = config.get("vector.dimensions")
             if len(labels) == 1 and len(props) == 1 and dims is not None:
-                found[record["name"]] = (labels[0], props[0], int(dims))
+                found[(labels[0], props[0])] = (record["name"], int(dims))
         return found
 
     def _learn_vector_properties(self) -> None:
-        for name, (label, prop, dims) in self._vector_indexes().items():
+        for (label, prop), (name, dims) in self._vector_indexes().items():
             if label not in self.schema.nodes:
                 continue
             try:
                 self.schema.add_node_property(label, prop, "DOUBLE[]")
             except SchemaError:
                 continue  # declared with another type: the declaration wins
-            self._vector_dims[name] = dims
+            self._vector_index_names[(label, prop)] = name
+            self._vector_dims[(label, prop)] = dims
+
+    def _learn_scalar_properties(self) -> None:
+        """Declare the properties stored on schema labels that the schema lacks, with the
+        type Neo4j reports: the embedded store learns them from its table columns."""
+        for record in self._execute(cy.node_type_properties(), read=True).records:
+            kinds = {_NEO4J_TYPES.get(t) for t in record["propertyTypes"] or []}
+            name = record["propertyName"]
+            if len(kinds) != 1 or None in kinds or not name:
+                continue
+            for label in record["nodeLabels"] or []:
+                if label in self.schema.nodes and name not in self.schema.nodes[label].all_properties():
+                    try:
+                        self.schema.add_node_property(label, check_identifier(name, "Property"), kinds.pop())
+                    except SchemaError:
+                        continue
+                    break
 
     def ensure_vector_index(self, label: str, prop: str, dimensions: int) -> None:
         """A cosine vector index over ``label.prop``; rebuilt when the dimension changed
-        (a retrained model), since vectors of another length would silently go unindexed."""
+        (a retrained model), since vectors of another length would silently go unindexed.
+        An index an analyst made on the same property under another name is used as it is
+        (Neo4j allows one, and ``CREATE ... IF NOT EXISTS`` would silently do nothing)."""
         self.schema.check_node_properties(label, [prop])
-        name = cy.vector_index_name(label, prop)
-        if self._vector_dims.get(name) == dimensions:
+        if self._vector_dims.get((label, prop)) == dimensions:
             return
-        existing = self._vector_indexes().get(name)
-        if existing is not None and existing[2] != dimensions:
-            self._execute(cy.drop_index(name))
-        self._execute(cy.create_vector_index(label, prop, dimensions))
-        self._vector_dims[name] = dimensions
+        existing = self._vector_indexes().get((label, prop))
+        if existing is not None and existing[1] == dimensions:
+            name = existing[0]
+        else:
+            if existing is not None:
+                self._execute(cy.drop_index(existing[0]))
+            name = cy.vector_index_name(label, prop)
+            self._execute(cy.create_vector_index(label, prop, dimensions))
+        self._vector_index_names[(label, prop)] = name
+        self._vector_dims[(label, prop)] = dimensions
 
     # ------------------------------------------------------------------ writes
     def upsert_nodes(self, label: str, rows: pd.DataFrame) -> UpsertResult:
         rows = prepare_node_batch(self.schema, label, rows)
         if rows.empty:
             return UpsertResult()
-        key = self.schema.nodes[label].key
-        props = [c for c in rows.columns if c != key]
-        records = self._write_chunks(cy.upsert_nodes(label, key, props), rows)
-        created = sum(r["created"] for r in records)
+        node = self.schema.nodes[label]
+        props = [c for c in rows.columns if c != node.key]
+        records, counters = self._write_chunks(
+            cy.upsert_nodes(label, node.key, props), rows, node.all_properties()
+        )
+        created = counters["nodes"]
         return UpsertResult(created=created, updated=sum(r["total"] for r in records) - created)
 
     def upsert_relationships(
@@ -220,10 +299,12 @@ class Neo4jStore(GraphStore):
         self._require_endpoints(rel_type, from_label, to_label, rows)
         fk, tk = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
         props = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
-        records = self._write_chunks(
-            cy.upsert_relationships(rel_type, from_label, fk, to_label, tk, props), rows
+        records, counters = self._write_chunks(
+            cy.upsert_relationships(rel_type, from_label, fk, to_label, tk, props),
+            rows,
+            self.schema.rel(rel_type).properties,
         )
-        created = sum(r["created"] for r in records)
+        created = counters["relationships"]
         return UpsertResult(created=created, updated=sum(r["total"] for r in records) - created)
 
     def set_node_properties(self, label: str, rows: pd.DataFrame) -> int:
@@ -243,30 +324,38 @@ class Neo4jStore(GraphStore):
             dims = _vector_dimension(rows[prop], label, prop)
             if dims is not None:
                 self.ensure_vector_index(label, prop, dims)
-        records = self._write_chunks(cy.set_node_properties(label, node.key, names), rows)
+        records, _ = self._write_chunks(cy.set_node_properties(label, node.key, names), rows, types)
         for prop in vectors:
-            name = cy.vector_index_name(label, prop)
-            if name in self._vector_dims:
+            name = self._vector_index_names.get((label, prop))
+            if name is not None:
                 self._execute(cy.await_index(), {"name": name})
         return sum(r["n"] for r in records)
 
     def replace_relationships(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> int:
+        """Replace the ``rel_type`` edges of each source node in ``rows``.
+
+        Bounded transactions of about ``WRITE_CHUNK`` rows, each holding whole source
+        nodes: every user's old edges go and new ones come in one commit (a reader never
+        sees a user half-replaced), and ``recommend --all --write`` on a large graph never
+        needs one transaction bigger than the server's transaction memory."""
         rows = prepare_rel_batch(self.schema, rel_type, from_label, to_label, rows)
         self._require_endpoints(rel_type, from_label, to_label, rows)
         fk, tk = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key
         props = [c for c in rows.columns if c not in (FROM_ID, TO_ID)]
         delete = cy.delete_outgoing(rel_type, from_label, fk)
         create = cy.create_relationships(rel_type, from_label, fk, to_label, tk, props)
+        types = self.schema.rel(rel_type).properties
 
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(delete, ids=list(rows[FROM_ID].unique())).consume()
-            tx.run(create, rows=records_for_driver(rows)).consume()
+        def work(tx: neo4j.ManagedTransaction, ids: list[str], chunk: pd.DataFrame) -> None:
+            tx.run(delete, ids=ids).consume()
+            tx.run(create, rows=records_for_driver(chunk, types)).consume()
 
-        with self.driver.session(database=self.database) as session:
-            try:
-                session.execute_write(work)
-            except (Neo4jError, DriverError) as exc:
-                raise StoreError(f"Neo4j could not replace {rel_type} relationships: {exc}") from exc
+        with self._session() as session:
+            for ids, chunk in _whole_groups(rows, FROM_ID, WRITE_CHUNK):
+                try:
+                    session.execute_write(work, ids, chunk)
+                except (Neo4jError, DriverError) as exc:
+                    raise StoreError(f"Neo4j could not replace {rel_type} relationships: {exc}") from exc
         return len(rows)
 
     def delete_relationships(self, rel_type: str) -> int:
@@ -293,7 +382,7 @@ class Neo4jStore(GraphStore):
 
     def _stream(self, cypher: str, batch_size: int) -> Iterator[pd.DataFrame]:
         """Stream a read query in DataFrame chunks without holding all rows in memory."""
-        with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
+        with self._session(read=True) as session:
             try:
                 result = session.run(cypher)
                 keys = result.keys()
@@ -337,13 +426,16 @@ class Neo4jStore(GraphStore):
     ) -> pd.DataFrame:
         if not write:
             refuse_outside_access(cypher, NEO4J_RULES)
-        access = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
 
         def work(tx: neo4j.ManagedTransaction) -> pd.DataFrame:
             return tx.run(cypher, params or {}).to_df()
 
-        with self.driver.session(database=self.database, default_access_mode=access) as session:
+        with self._session(read=not write) as session:
             try:
+                if write and _runs_in_own_transactions(cypher):
+                    # CALL { ... } IN TRANSACTIONS commits its own transactions: Neo4j
+                    # accepts it only in an auto-commit (implicit) transaction.
+                    return session.run(cypher, params or {}).to_df()
                 return session.execute_write(work) if write else session.execute_read(work)
             except ClientError as exc:
                 if "AccessMode" in (exc.code or ""):
@@ -362,6 +454,31 @@ class Neo4jStore(GraphStore):
             nodes={label: single(cy.count_nodes(label)) for label in sorted(self.schema.nodes)},
             relationships={rel: single(cy.count_relationships(rel)) for rel in sorted(self.schema.rels)},
         )
+
+
+def _runs_in_own_transactions(cypher: str) -> bool:
+    """True for ``CALL { ... } IN TRANSACTIONS`` (also ``IN 4 CONCURRENT TRANSACTIONS``)."""
+    words = [w.upper() for w in code_words(cypher)]
+    return any(
+        word == "IN" and "TRANSACTIONS" in words[position + 1 : position + 4]
+        for position, word in enumerate(words)
+    )
+
+
+def _whole_groups(rows: pd.DataFrame, column: str, size: int) -> Iterator[tuple[list[str], pd.DataFrame]]:
+    """Chunks of about ``size`` rows that never split the rows of one ``column`` value."""
+    ids: list[str] = []
+    parts: list[pd.DataFrame] = []
+    count = 0
+    for value, group in rows.groupby(column, sort=False):
+        ids.append(str(value))
+        parts.append(group)
+        count += len(group)
+        if count >= size:
+            yield ids, pd.concat(parts)
+            ids, parts, count = [], [], 0
+    if ids:
+        yield ids, pd.concat(parts)
 
 
 def _float_list(value: Any) -> list[float] | None:

@@ -34,6 +34,19 @@ def create_key_constraint(label: str, key: str) -> str:
     return f"CREATE CONSTRAINT {q(constraint_name(label))} IF NOT EXISTS FOR (n:{q(label)}) REQUIRE n.{q(key)} IS UNIQUE"
 
 
+def show_constraints() -> str:
+    """Existing constraints, to create only the missing key constraints."""
+    return "SHOW CONSTRAINTS YIELD name, type, entityType, labelsOrTypes, properties RETURN *"
+
+
+def node_type_properties() -> str:
+    """Every (labels, property, types) combination stored, to learn written-back properties."""
+    return (
+        "CALL db.schema.nodeTypeProperties() YIELD nodeLabels, propertyName, propertyTypes "
+        "RETURN nodeLabels, propertyName, propertyTypes"
+    )
+
+
 def vector_index_name(label: str, prop: str) -> str:
     """``item_embedding_transe`` for ``Item.embedding_transe``: what analysts pass to
     ``db.index.vector.queryNodes``."""
@@ -71,14 +84,10 @@ def await_index() -> str:
 
 # ---------------------------------------------------------------------- writes
 def upsert_nodes(label: str, key: str, properties: Sequence[str]) -> str:
-    """MERGE on the key; a null in a row keeps the stored value (``coalesce``)."""
+    """MERGE on the key; a null in a row keeps the stored value (``coalesce``). How many
+    nodes were new comes from the summary counters."""
     sets = "".join(f" SET n.{q(p)} = coalesce(row[{lit(p)}], n.{q(p)})" for p in properties)
-    return (
-        f"UNWIND $rows AS row MERGE (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}) "
-        f"ON CREATE SET n.`_created` = true{sets} "
-        "WITH n, coalesce(n.`_created`, false) AS created REMOVE n.`_created` "
-        "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, count(*) AS total"
-    )
+    return f"UNWIND $rows AS row MERGE (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}){sets} RETURN count(*) AS total"
 
 
 def _match_endpoints(from_label: str, from_key: str, to_label: str, to_key: str) -> str:
@@ -97,9 +106,7 @@ def upsert_relationships(
     return (
         "UNWIND $rows AS row "
         f"{_match_endpoints(from_label, from_key, to_label, to_key)} "
-        f"MERGE (a)-[r:{q(rel_type)}]->(b) ON CREATE SET r.`_created` = true{sets} "
-        "WITH r, coalesce(r.`_created`, false) AS created REMOVE r.`_created` "
-        "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created, count(*) AS total"
+        f"MERGE (a)-[r:{q(rel_type)}]->(b){sets} RETURN count(*) AS total"
     )
 
 
@@ -172,6 +179,8 @@ def adapter_statements(schema: Schema) -> Iterator[tuple[str, str]]:
     the longest form of the statement; batches with fewer columns send a prefix of it.
     """
     yield "probe", probe()
+    yield "show constraints", show_constraints()
+    yield "node type properties", node_type_properties()
     yield "show vector indexes", show_vector_indexes()
     yield "await index", await_index()
     label, prop, dims = EXAMPLE_VECTOR
