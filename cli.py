@@ -84,7 +84,12 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="A CSV/TSV/JSONL file, or a MovieLens folder.")],
     fmt: Annotated[
         Optional[str],
-        typer.Option("--format", "-f", help="csv, tsv, jsonl or movielens (default: from the path)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv, tsv, jsonl or movielens; wins over the mapping's format and the file "
+            "extension (default: the mapping's, else from the path).",
+        ),
     ] = None,
     mapping: Annotated[
         Optional[Path], typer.Option("--mapping", "-m", help="Mapping file (TOML/JSON) for CSV/TSV/JSONL.")
@@ -101,41 +106,34 @@ def ingest(
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Rows per write batch.")] = None,
 ) -> None:
     """Load structured rows into the graph. Idempotent: a second run changes nothing."""
-    from kg.ingest import FORMATS, ingest_path
+    from kg.ingest import plan_ingest, run_ingest
     from kg.progress import rich_progress
     from kg.render import counts_table, ingest_table
+    from kg.schema import Schema
     from kg.store import open_store
 
     if dangling not in ("placeholder", "skip"):
         raise InputError("--dangling must be 'placeholder' or 'skip'.")
-    chosen = fmt or _guess_format(path)
-    if chosen not in FORMATS:
-        raise InputError(f"Unknown format {chosen!r}; choose one of {', '.join(FORMATS)}.")
     settings = state.settings(batch_size=batch_size)
+    # Checked before the store is opened: input that cannot be loaded leaves no store behind.
+    plan = plan_ingest(
+        path,
+        Schema.default(settings.schema_extension),
+        fmt=fmt,
+        mapping=mapping,
+        strict=strict,
+        batch_size=settings.batch_size,
+        encoding=encoding,
+    )
     with open_store(settings) as store, rich_progress(err_console) as progress:
-        report = ingest_path(
-            store,
-            path,
-            fmt=chosen,
-            mapping=mapping,
-            strict=strict,
-            dangling=dangling,  # type: ignore[arg-type]
-            batch_size=settings.batch_size,
-            encoding=encoding,
-            progress=progress,
+        report = run_ingest(
+            store, plan, dangling=dangling, progress=progress, rejects_dir=settings.data_dir  # type: ignore[arg-type]
         )
         counts = store.counts()
     console.print(ingest_table(report, f"Ingested {path}"))
     for line in report.summary_lines():
         console.print(line, style="yellow", markup=False)
     console.print(counts_table(counts))
-
-
-def _guess_format(path: Path) -> str:
-    if path.is_dir():
-        return "movielens"
-    suffix = path.suffix.lower()
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".tsv": "tsv"}.get(suffix, "csv")
 
 
 # ---------------------------------------------------------------------- inspect
@@ -510,7 +508,7 @@ app.add_typer(models_app, name="models")
 @app.command()
 def train(
     model: Annotated[
-        Optional[str], typer.Option("--model", "-m", help="transe, distmult or complex (default: embeddings.model in the config).")
+        Optional[str], typer.Option("--model", "-m", help="transe, distmult or complex (default: embeddings.artifact in the config).")
     ] = None,
     text: Annotated[bool, typer.Option("--text", help="Fuse node text embeddings (run `kg enrich` first).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
@@ -574,7 +572,7 @@ def _parse_options(items: list[str]) -> dict[str, object]:
 @models_app.command("list")
 def models_list() -> None:
     """Trained runs, newest first; the selected one is marked."""
-    from embeddings.registry import list_runs
+    from embeddings.runs import list_runs
     from embeddings.report import runs_table
 
     console.print(runs_table(list_runs(state.settings())))
@@ -585,7 +583,7 @@ def models_show(
     run: Annotated[Optional[str], typer.Argument(help="Run id (default: the selected or newest run).")] = None,
 ) -> None:
     """Configuration, metrics and graph status of one run."""
-    from embeddings.registry import graph_status, load_model
+    from embeddings.runs import graph_status, load_model
     from embeddings.report import metrics_table, run_details_table
 
     settings = state.settings()
@@ -597,7 +595,7 @@ def models_show(
 @models_app.command("use")
 def models_use(run: Annotated[str, typer.Argument(help="Run id (see `kg models list`).")]) -> None:
     """Select the run that predict, write-back and recommendations use."""
-    from embeddings.registry import use_run
+    from embeddings.runs import use_run
 
     path = use_run(state.settings(), run)
     console.print(f"Selected {path.name}.")
@@ -609,7 +607,7 @@ def models_remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing several runs or the newest.")] = False,
 ) -> None:
     """Delete trained runs (for example a damaged one). Only run folders inside the models directory."""
-    from embeddings.registry import removal_warning, remove_run
+    from embeddings.runs import removal_warning, remove_run
 
     settings = state.settings()
     warning = removal_warning(settings, runs)
@@ -645,7 +643,7 @@ def embed(
     run: Annotated[Optional[str], typer.Option(help="Run id (default: the selected or newest run).")] = None,
 ) -> None:
     """Write a run's embeddings onto nodes; with a --text model, nodes added since get text-derived ones."""
-    from embeddings.registry import load_model
+    from embeddings.runs import load_model
     from embeddings.writeback import write_entity_embeddings
     from kg.progress import rich_progress
     from kg.store import open_store
@@ -667,7 +665,7 @@ def predict(
 ) -> None:
     """Top-k predicted links that are not in the graph yet: `kg predict User:1 RATED`, `kg predict '?' RATED Item:50`."""
     from embeddings.predict import predict_links
-    from embeddings.registry import load_model
+    from embeddings.runs import load_model
     from kg.render import frame_table
     from kg.store import open_store
 

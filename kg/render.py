@@ -27,6 +27,8 @@ def counts_table(counts: GraphCounts, *, show_empty: bool = False) -> Table:
 
 
 def ingest_table(report: IngestReport, title: str) -> Table:
+    """Nodes and relationships written per label and type; the caption accounts for every
+    input row (loaded + rejected + skipped = input rows)."""
     table = Table(title=title)
     table.add_column("label / type")
     table.add_column("created", justify="right")
@@ -34,7 +36,12 @@ def ingest_table(report: IngestReport, title: str) -> Table:
     for name in dict.fromkeys([*report.created, *report.updated]):
         table.add_row(name, f"{report.created[name]:,}", f"{report.updated[name]:,}")
     rate = report.relationships_written / report.seconds if report.seconds else 0.0
-    table.caption = f"{report.input_rows:,} input rows in {report.seconds:.1f}s ({rate:,.0f} relationships/s)"
+    outcome = f"{report.loaded:,} loaded, {report.rejected:,} rejected"
+    if report.skipped:
+        outcome += f", {report.skipped:,} skipped (dangling)"
+    table.caption = (
+        f"{report.input_rows:,} input rows: {outcome}; {report.seconds:.1f}s ({rate:,.0f} relationships/s)"
+    )
     return table
 
 

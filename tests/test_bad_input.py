@@ -35,14 +35,74 @@ def items(store: GraphStore) -> list[dict[str, object]]:
     return frame.to_dict("records")
 
 
-def test_unterminated_quote_costs_only_the_rest_of_the_file(
+USERS = (
+    '[nodes]\nlabel = "User"\nid = "id"\nproperties = { age = "age", gender = "gender", zip_code = "zip" }\n'
+)
+
+
+def zips(store: GraphStore) -> dict[str, str]:
+    frame = store.query("MATCH (u:User) RETURN u.id AS id, u.zip_code AS zip ORDER BY id")
+    return dict(zip(frame["id"], frame["zip"], strict=True))
+
+
+def test_unterminated_quote_costs_only_its_own_row(store: GraphStore, tmp_path: Path) -> None:
+    """It used to swallow the rest of the file into one zip code, and report "1 input rows"."""
+    mapping = tmp_path / "users.toml"
+    mapping.write_text(USERS)
+    data = tmp_path / "users.csv"
+    data.write_text('id,age,gender,zip\nU10,30,M,"12345\nU11,31,F,02139\nU12,32,M,10001\n')
+    report = ingest_path(store, data, mapping=mapping)
+    assert zips(store) == {"U11": "02139", "U12": "10001"}
+    assert [str(p) for p in report.problems.kept] == ["users.csv:2: unterminated quoted field"]
+    assert (report.input_rows, report.loaded, report.rejected) == (3, 2, 1)
+
+    last = tmp_path / "last.csv"
+    last.write_text('id,age,gender,zip\nU13,33,F,"02139\n')
+    assert [str(p) for p in ingest_path(store, last, mapping=mapping).problems.kept] == [
+        "last.csv:2: unterminated quoted field"
+    ]
+    assert "U13" not in zips(store), 'not stored as "02139\\n"'
+
+
+def test_unterminated_quote_closed_by_a_later_row_is_found(
+    store: GraphStore, tmp_path: Path, mapping: Path
+) -> None:
+    """The open quote meets the next row's quote: still one bad row, the rows after it load."""
+    data = tmp_path / "items.csv"
+    data.write_text(
+        'sku,name,description,price\nA,ok,fine,1\nB,"broken,desc,2\nC,"lost, or not",x,3\nD,ok,y,4\n'
+    )
+    report = ingest_path(store, data, mapping=mapping)
+    assert [row["id"] for row in items(store)] == ["A", "C", "D"]
+    assert [str(p) for p in report.problems.kept] == [
+        "items.csv:3: unterminated quoted field (the quote opened here is closed on line 4 by text that "
+        "is not a delimiter)"
+    ]
+
+
+def test_strict_stops_at_an_unterminated_quote_with_nothing_written(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "users.toml"
+    mapping.write_text(USERS)
+    data = tmp_path / "users.csv"
+    data.write_text('id,age,gender,zip\nU9,29,F,02139\nU10,30,M,"12345\nU11,31,F,02139\n')
+    with pytest.raises(
+        InputError, match=r"users.csv:3: unterminated quoted field \(stopped because of --strict\)"
+    ):
+        ingest_path(store, data, mapping=mapping, strict=True)
+    assert store.counts().total_nodes == 0
+
+
+def test_a_stray_quote_inside_a_quoted_field_is_reported(
     store: GraphStore, tmp_path: Path, mapping: Path
 ) -> None:
     data = tmp_path / "items.csv"
-    data.write_text('sku,name,description,price\nA,ok,fine,1\nB,"broken,desc,2\nC,lost,x,3\n')
+    data.write_text('sku,name,description,price\nA,"say "hi"",x,1\nB,"say ""hi""",x,2\n')
     report = ingest_path(store, data, mapping=mapping)
-    assert items(store) == [{"id": "A", "name": "ok", "price": 1.0}]
-    assert [str(p) for p in report.problems.kept] == ["items.csv:4: expected 4 fields, found 2"]
+    assert items(store) == [{"id": "B", "name": 'say "hi"', "price": 2.0}]
+    assert [p.line for p in report.problems.kept] == [2]
+    assert 'a quote inside a quoted field is written twice ("")' in report.problems.kept[0].message
 
 
 def test_duplicate_ids_last_row_wins(store: GraphStore, tmp_path: Path, mapping: Path) -> None:
@@ -245,7 +305,7 @@ def test_hostile_names_in_a_mapping_are_refused_before_writing(
     hostile.write_text(mapping)
     store = ["--store", str(tmp_path / "graph")]
     assert_clean_error(kg(*store, "ingest", str(data), "--mapping", str(hostile)), fragment)
-    assert "0 nodes" in " ".join(kg(*store, "stats").stdout.split())
+    assert not (tmp_path / "graph").exists(), "refused before any store was opened"
 
 
 @pytest.mark.parametrize(
@@ -281,3 +341,61 @@ def test_text_that_looks_like_terminal_markup_is_shown_as_written(tmp_path: Path
     shown = kg(*store, "query", "MATCH (i:Item) RETURN i.name AS name ORDER BY i.id")
     assert shown.returncode == 0, shown.stderr
     assert "[red]Lamp[/red]" in shown.stdout and "oops [/] x" in shown.stdout
+
+
+def test_values_json_escapes_but_the_graph_cannot_hold_are_reported(
+    store: GraphStore, tmp_path: Path
+) -> None:
+    """Found by fuzzing: JSON may escape a NUL or half a surrogate pair, nest lists past
+    the parser's limit, or write an integer too large for a float; each used to stop the
+    whole run with a traceback (or reach the store)."""
+    rows = [
+        '{"user": "u1", "item": "i1", "rating": 1, "note": "nul \\u0000 here"}',
+        '{"user": "u\\ud800", "item": "i1", "rating": 1}',
+        '{"user": "u1", "item": "i2", "rating": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"user": "u1", "item": "i3", "rating": 1' + "0" * 400 + "}",
+        '{"user": true, "item": "i4", "rating": 1}',
+        '{"user": "u1", "item": "i5", "rating": 5}',
+    ]
+    problems = ingest_ratings(store, tmp_path / "ratings.jsonl", "\n".join(rows) + "\n")
+    assert ratings(store) == {("u1", "i5"): 5.0}
+    assert [p.split(": ", 1)[0] for p in problems] == [f"ratings.jsonl:{n}" for n in (1, 2, 3, 4, 5)]
+    assert "NUL" in problems[0] and "surrogate" in problems[1] and "nested too deeply" in problems[2]
+    assert "not a finite number" in problems[3] and "not a bool" in problems[4]
+
+
+def test_failed_input_checks_create_no_store_and_print_no_blank_line(tmp_path: Path) -> None:
+    """A folder that is not MovieLens, a file in the wrong encoding, an unknown format or
+    encoding: one error line first thing on stderr, and no store folder left behind."""
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "u.data").write_text("1\t1\t5\t881250949\n")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"sku,name,description,price\nA,Cr\xe8me,,1\n")
+    mapping = tmp_path / "items.toml"
+    mapping.write_text(ITEMS)
+    graph = tmp_path / "graph"
+    for args, fragment in [
+        ((str(tmp_path / "ml"), "--format", "movielens"), "missing u.item"),
+        ((str(latin), "--mapping", str(mapping)), "pass --encoding"),
+        ((str(latin), "--mapping", str(mapping), "--format", "xlsx"), "Unknown format 'xlsx'"),
+        ((str(latin), "--mapping", str(mapping), "--encoding", "utf-9"), "Unknown text encoding 'utf-9'"),
+    ]:
+        result = kg("--store", str(graph), "ingest", *args)
+        assert_clean_error(result, fragment)
+        assert result.stderr.startswith("error:"), repr(result.stderr[:80])
+        assert not graph.exists(), args
+
+
+def test_kg_ingest_honours_format_and_shows_bad_rows_and_the_rejects_file(tmp_path: Path) -> None:
+    data = tmp_path / "x.csv"
+    data.write_text("sku\tname\tdescription\tprice\nA\tLamp\t\t1\nB\tBad\t\tcheap\nC\tRug\t\t3\n")
+    mapping = tmp_path / "items.toml"
+    mapping.write_text(ITEMS)
+    result = kg(
+        "--store", str(tmp_path / "graph"), "ingest", str(data), "--mapping", str(mapping), "--format", "tsv"
+    )
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.split())
+    assert "3 input rows: 2 loaded, 1 rejected;" in shown
+    assert "x.csv:3: column 'price': 'cheap' is not a number" in shown
+    assert f"{tmp_path / 'x.csv.rejects.csv'}" in result.stdout.replace("\n", "")

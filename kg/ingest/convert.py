@@ -7,16 +7,29 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_INTEGER = re.compile(r"[+-]?\d+")
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
 
+def _shown(raw: Any, limit: int = 60) -> str:
+    """The value as a problem report quotes it: a 4 MB field is cut, not echoed."""
+    text = repr(raw)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def _is_missing(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and raw.strip() == "") or (
-        isinstance(raw, float) and math.isnan(raw)
+    return (
+        raw is None
+        or (isinstance(raw, str) and raw.strip() == "")
+        or (isinstance(raw, float) and math.isnan(raw))
     )
 
 
@@ -27,30 +40,67 @@ def to_string(raw: Any) -> str | None:
 
 
 def to_int(raw: Any) -> int | None:
+    """An INT64. Digits are read exactly (through a float, 2**53 + 1 would lose its last
+    digit); ``3.0`` and ``1e3`` are accepted as the integers they are."""
     if _is_missing(raw):
         return None
     if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not an integer")
+        raise ValueError(f"{_shown(raw)} is not an integer")
+    if isinstance(raw, int):
+        number = raw
+    elif isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+        number = int(raw.strip())
+    else:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{_shown(raw)} is not an integer") from None
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(f"{_shown(raw)} is not an integer")
+        number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{_shown(raw)} is out of the 64-bit integer range")
+    return number
+
+
+def to_epoch_seconds(raw: Any) -> int | None:
+    """A point in time as Unix epoch seconds (the INT64 that MovieLens timestamps are).
+
+    Accepts epoch seconds, or an ISO 8601 date or date-time (``2024-01-01``,
+    ``2024-01-01T10:30:00+02:00``); a time without a zone is UTC, a date is midnight UTC,
+    fractions of a second are dropped. Anything else would be a guess about day/month order.
+    """
+    if _is_missing(raw):
+        return None
+    if not isinstance(raw, str) or _is_number(raw):
+        return to_int(raw)
     try:
-        number = float(raw) if not isinstance(raw, int) else raw
-    except (TypeError, ValueError):
-        raise ValueError(f"{raw!r} is not an integer") from None
-    if isinstance(number, float) and (not math.isfinite(number) or not number.is_integer()):
-        raise ValueError(f"{raw!r} is not an integer")
-    return int(number)
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValueError(
+            f"{_shown(raw)} is neither epoch seconds nor an ISO 8601 date or date-time (2024-01-31, 2024-01-31T10:30:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return math.floor(moment.timestamp())
+    except (OverflowError, ValueError):  # year 1 minus a zone offset, and the like
+        raise ValueError(f"{_shown(raw)} is out of the range of epoch seconds") from None
 
 
 def to_float(raw: Any) -> float | None:
     if _is_missing(raw):
         return None
     if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not a number")
+        raise ValueError(f"{_shown(raw)} is not a number")
     try:
         number = float(raw)
+    except OverflowError:  # a JSON integer with hundreds of digits
+        raise ValueError(f"{_shown(raw)} is not a finite number") from None
     except (TypeError, ValueError):
-        raise ValueError(f"{raw!r} is not a number") from None
+        raise ValueError(f"{_shown(raw)} is not a number") from None
     if not math.isfinite(number):
-        raise ValueError(f"{raw!r} is not a finite number")
+        raise ValueError(f"{_shown(raw)} is not a finite number")
     return number
 
 
@@ -64,7 +114,7 @@ def to_bool(raw: Any) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise ValueError(f"{raw!r} is not true/false")
+    raise ValueError(f"{_shown(raw)} is not true/false")
 
 
 def _to_list(raw: Any, item: Callable[[Any], Any]) -> list[Any] | None:
@@ -72,11 +122,14 @@ def _to_list(raw: Any, item: Callable[[Any], Any]) -> list[Any] | None:
         return None
     if isinstance(raw, str):
         text = raw.strip()
-        values = json.loads(text) if text.startswith("[") else text.split("|")
+        try:
+            values = json.loads(text) if text.startswith("[") else text.split("|")
+        except RecursionError:
+            raise ValueError("a list nested too deeply") from None
     else:
         values = raw
     if not isinstance(values, list):
-        raise ValueError(f"{raw!r} is not a list")
+        raise ValueError(f"{_shown(raw)} is not a list")
     return [item(v) for v in values]
 
 
@@ -89,7 +142,28 @@ def to_float_list(raw: Any) -> list[float] | None:
 
 
 def _fail(value: Any) -> float:
-    raise ValueError(f"{value!r} is not a number")
+    raise ValueError(f"{_shown(value)} is not a number")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_timestamp(name: str) -> bool:
+    """Whether an INT64 property holds a point in time: ``timestamp`` or ``*_timestamp``."""
+    return name == "timestamp" or name.endswith("_timestamp")
+
+
+def converter_for(name: str, prop_type: str) -> Callable[[Any], Any]:
+    """The conversion for one declared property: by its type, except that an INT64
+    timestamp also reads ISO dates, so a file can say ``2024-01-01``."""
+    if prop_type == "INT64" and is_timestamp(name):
+        return to_epoch_seconds
+    return CONVERTERS[prop_type]
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {

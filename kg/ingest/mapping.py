@@ -27,10 +27,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kg.errors import ConfigError
 from kg.schema import Schema
+
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "semicolon": ";", "comma": ",", "pipe": "|"}
 
 
 class _Strict(BaseModel):
@@ -74,13 +76,31 @@ class EdgeMapping(_Strict):
 
 
 class Mapping(_Strict):
-    """One file's mapping: exactly one of ``nodes`` or ``edges``."""
+    """One file's mapping: exactly one of ``nodes`` or ``edges``.
+
+    ``format`` overrides the file extension (``kg ingest --format`` overrides both);
+    ``delimiter`` overrides the format's (``;`` for the semicolon CSV of European
+    spreadsheets); ``encoding`` is the file's text encoding (``--encoding`` overrides it).
+    """
 
     format: Literal["csv", "tsv", "jsonl"] | None = None
     delimiter: str | None = None
     encoding: str = "utf-8-sig"
     nodes: NodeMapping | None = None
     edges: EdgeMapping | None = None
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = _DELIMITER_NAMES.get(value.lower(), value)
+        if len(value) != 1 or value in '"\r\n':
+            raise ValueError(
+                f"delimiter must be one character other than a quote or line break, such as "
+                f'";" or "\\t" (tab); got {value!r}'
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_section(self) -> Mapping:

@@ -16,9 +16,9 @@ import pandas as pd
 from kg.errors import InputError
 from kg.ids import slugify
 from kg.ingest.batches import Batch, NodeBatch, RelBatch
-from kg.ingest.convert import to_float, to_int
+from kg.ingest.convert import to_epoch_seconds, to_float, to_int
 from kg.ingest.problems import ProblemLog
-from kg.ingest.sources import count_lines, read_delimited
+from kg.ingest.sources import DelimitedReader, scan_text
 from kg.store.base import FROM_ID, TO_ID
 
 REQUIRED_FILES = ("u.data", "u.item", "u.user", "u.genre", "u.occupation")
@@ -43,62 +43,77 @@ def movie_year(title: str, release_date: str) -> int | None:
 
 
 class MovieLensLoader:
-    """Streams a MovieLens-100K folder as batches: vocabularies, users, movies, ratings."""
+    """Streams a MovieLens-100K folder as batches: vocabularies, users, movies, ratings.
 
-    def __init__(self, folder: Path, problems: ProblemLog, *, batch_size: int = 50_000) -> None:
+    The folder is checked when the loader is made, before any store is opened.
+    """
+
+    def __init__(self, folder: Path, *, batch_size: int = 50_000) -> None:
         missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
         if missing:
             raise InputError(f"{folder} is not a MovieLens-100K folder: missing {', '.join(missing)}.")
         self.folder = folder
-        self.problems = problems
         self.batch_size = batch_size
-
-    def estimated_rows(self) -> int:
-        return sum(count_lines(self.folder / name) for name in REQUIRED_FILES)
-
-    def _rows(self, name: str, columns: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
-        delimiter = "\t" if name == "u.data" else "|"
-        return read_delimited(
-            self.folder / name, self.problems, delimiter=delimiter, encoding=ENCODING, header=columns
+        self.lines = sum(
+            scan_text(folder / name, ENCODING, universal_newlines=True) for name in REQUIRED_FILES
         )
 
-    def batches(self) -> Iterator[Batch]:
-        yield from self._occupations()
-        genres = yield from self._genres()
-        yield from self._users()
-        yield from self._movies(genres)
-        yield from self._ratings()
+    def estimated_rows(self) -> int:
+        """The progress total: physical lines of the five files, the unit of ``Batch.lines``."""
+        return self.lines
 
-    def _occupations(self) -> Iterator[Batch]:
-        names = [row["name"].strip() for _, row in self._rows("u.occupation", ["name"])]
+    def _reader(self, name: str, columns: list[str], problems: ProblemLog) -> DelimitedReader:
+        delimiter = "\t" if name == "u.data" else "|"
+        return DelimitedReader(
+            self.folder / name, problems, delimiter=delimiter, encoding=ENCODING, header=columns
+        )
+
+    def batches(self, problems: ProblemLog) -> Iterator[Batch]:
+        yield from self._occupations(problems)
+        genres = yield from self._genres(problems)
+        yield from self._users(problems)
+        yield from self._movies(genres, problems)
+        yield from self._ratings(problems)
+
+    def _occupations(self, problems: ProblemLog) -> Iterator[Batch]:
+        reader = self._reader("u.occupation", ["name"], problems)
+        names = [record.values["name"].strip() for record in reader]
         yield NodeBatch(
             "Occupation",
             pd.DataFrame({"id": [slugify(n) for n in names], "name": names}),
-            input_rows=len(names),
+            input_rows=reader.records,
+            lines=reader.lines,
         )
 
-    def _genres(self) -> Iterator[Batch]:
-        genres: dict[int, str] = {}
-        for line, row in self._rows("u.genre", ["name", "index"]):
-            index = row["index"].strip()
+    def _genres(self, problems: ProblemLog) -> Iterator[Batch]:
+        listed: list[tuple[int, str]] = []  # (index, name), one per good row
+        reader = self._reader("u.genre", ["name", "index"], problems)
+        for record in reader:
+            index = record.values["index"].strip()
             if not index.isdigit():
-                self.problems.report("u.genre", line, f"genre index {index!r} is not a number")
+                problems.report(
+                    "u.genre", record.line, f"genre index {index!r} is not a number", raw=record.raw
+                )
                 continue
-            genres[int(index)] = row["name"].strip()
+            listed.append((int(index), record.values["name"].strip()))
+        names = [name for _, name in listed]
         yield NodeBatch(
             "Genre",
-            pd.DataFrame({"id": [slugify(n) for n in genres.values()], "name": list(genres.values())}),
-            input_rows=len(genres),
+            pd.DataFrame({"id": [slugify(n) for n in names], "name": names}),
+            input_rows=reader.records,
+            lines=reader.lines,
         )
-        return genres
+        return dict(listed)
 
-    def _users(self) -> Iterator[Batch]:
+    def _users(self, problems: ProblemLog) -> Iterator[Batch]:
         users, jobs = [], []
-        for line, row in self._rows("u.user", ["id", "age", "gender", "occupation", "zip_code"]):
+        reader = self._reader("u.user", ["id", "age", "gender", "occupation", "zip_code"], problems)
+        for record in reader:
+            row = record.values
             try:
                 age = to_int(row["age"])
             except ValueError as exc:
-                self.problems.report("u.user", line, f"age: {exc}")
+                problems.report("u.user", record.line, f"age: {exc}", raw=record.raw)
                 continue
             uid = row["id"].strip()
             users.append(
@@ -111,13 +126,15 @@ class MovieLensLoader:
                 }
             )
             jobs.append((uid, slugify(row["occupation"].strip())))
-        yield from _nodes_with_links("User", users, ("HAS_OCCUPATION", "Occupation"), jobs, "u.user")
+        yield from _nodes_with_links("User", users, ("HAS_OCCUPATION", "Occupation"), jobs, "u.user", reader)
 
-    def _movies(self, genres: dict[int, str]) -> Iterator[Batch]:
+    def _movies(self, genres: dict[int, str], problems: ProblemLog) -> Iterator[Batch]:
         flags = [f"g{i}" for i in range(len(genres))]
         columns = ["id", "title", "release_date", "video_release_date", "url", *flags]
         movies, movie_genres = [], []
-        for _, row in self._rows("u.item", columns):
+        reader = self._reader("u.item", columns, problems)
+        for record in reader:
+            row = record.values
             mid, title = row["id"].strip(), row["title"].strip()
             movies.append(
                 {
@@ -132,18 +149,21 @@ class MovieLensLoader:
             movie_genres.extend(
                 (mid, slugify(genres[i])) for i, flag in enumerate(flags) if row[flag].strip() == "1"
             )
-        yield from _nodes_with_links("Item", movies, ("HAS_GENRE", "Genre"), movie_genres, "u.item")
+        yield from _nodes_with_links("Item", movies, ("HAS_GENRE", "Genre"), movie_genres, "u.item", reader)
 
-    def _ratings(self) -> Iterator[Batch]:
+    def _ratings(self, problems: ProblemLog) -> Iterator[Batch]:
         rows: list[dict[str, object]] = []
-        for line, row in self._rows("u.data", ["user", "item", "rating", "timestamp"]):
+        records = lines = 0  # accounted for by earlier batches
+        reader = self._reader("u.data", ["user", "item", "rating", "timestamp"], problems)
+        for record in reader:
+            row = record.values
             try:
-                rating, timestamp = to_float(row["rating"]), to_int(row["timestamp"])
+                rating, timestamp = to_float(row["rating"]), to_epoch_seconds(row["timestamp"])
             except ValueError as exc:
-                self.problems.report("u.data", line, str(exc))
+                problems.report("u.data", record.line, str(exc), raw=record.raw)
                 continue
             if rating is None:
-                self.problems.report("u.data", line, "missing rating")
+                problems.report("u.data", record.line, "missing rating", raw=record.raw)
                 continue
             rows.append(
                 {
@@ -154,12 +174,14 @@ class MovieLensLoader:
                 }
             )
             if len(rows) >= self.batch_size:
-                yield RelBatch(
-                    "RATED", "User", "Item", pd.DataFrame(rows), source="u.data", input_rows=len(rows)
-                )
-                rows = []
-        if rows:
-            yield RelBatch("RATED", "User", "Item", pd.DataFrame(rows), source="u.data", input_rows=len(rows))
+                yield _ratings_batch(rows, reader.records - records, reader.lines - lines)
+                rows, records, lines = [], reader.records, reader.lines
+        yield _ratings_batch(rows, reader.records - records, reader.lines - lines)
+
+
+def _ratings_batch(rows: list[dict[str, object]], records: int, lines: int) -> RelBatch:
+    frame = pd.DataFrame(rows, columns=[FROM_ID, TO_ID, "rating", "timestamp"])
+    return RelBatch("RATED", "User", "Item", frame, source="u.data", input_rows=records, lines=lines)
 
 
 def _nodes_with_links(
@@ -168,8 +190,9 @@ def _nodes_with_links(
     link: tuple[str, str],
     pairs: list[tuple[str, str]],
     source: str,
+    reader: DelimitedReader,
 ) -> Iterator[Batch]:
     """One file's nodes, then their links to a vocabulary (occupations, genres)."""
     rel_type, to_label = link
-    yield NodeBatch(label, pd.DataFrame(nodes), input_rows=len(nodes))
+    yield NodeBatch(label, pd.DataFrame(nodes), input_rows=reader.records, lines=reader.lines)
     yield RelBatch(rel_type, label, to_label, pd.DataFrame(pairs, columns=[FROM_ID, TO_ID]), source=source)
