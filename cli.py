@@ -102,7 +102,9 @@ def ingest(
             "placeholder=true, 'skip' drops the row."
         ),
     ] = "placeholder",
-    encoding: Annotated[Optional[str], typer.Option(help="Text encoding of the file (default utf-8).")] = None,
+    encoding: Annotated[
+        Optional[str], typer.Option(help="Text encoding of the file (default utf-8).")
+    ] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Rows per write batch.")] = None,
 ) -> None:
     """Load structured rows into the graph. Idempotent: a second run changes nothing."""
@@ -127,7 +129,11 @@ def ingest(
     )
     with open_store(settings) as store, rich_progress(err_console) as progress:
         report = run_ingest(
-            store, plan, dangling=dangling, progress=progress, rejects_dir=settings.data_dir  # type: ignore[arg-type]
+            store,
+            plan,
+            dangling=dangling,
+            progress=progress,
+            rejects_dir=settings.data_dir,  # type: ignore[arg-type]
         )
         counts = store.counts()
     console.print(ingest_table(report, f"Ingested {path}"))
@@ -138,7 +144,9 @@ def ingest(
 
 # ---------------------------------------------------------------------- inspect
 @app.command()
-def stats(all_: Annotated[bool, typer.Option("--all", help="Also list empty labels and types.")] = False) -> None:
+def stats(
+    all_: Annotated[bool, typer.Option("--all", help="Also list empty labels and types.")] = False,
+) -> None:
     """Counts per node label and relationship type."""
     from kg.render import counts_table
     from kg.store import open_store
@@ -148,7 +156,9 @@ def stats(all_: Annotated[bool, typer.Option("--all", help="Also list empty labe
 
 
 @app.command()
-def schema(as_json: Annotated[bool, typer.Option("--json", help="Print the schema as JSON.")] = False) -> None:
+def schema(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the schema as JSON.")] = False,
+) -> None:
     """The declared graph schema (the default plus \\[schema_extension] from the config)."""
     from rich.table import Table
 
@@ -167,7 +177,11 @@ def schema(as_json: Annotated[bool, typer.Option("--json", help="Print the schem
     for column in ("type", "from -> to", "properties"):
         rels.add_column(column)
     for name, rel in sorted(declared.rels.items()):
-        rels.add_row(name, "\n".join(f"{a} -> {b}" for a, b in rel.endpoints), ", ".join(f"{k}: {v}" for k, v in rel.properties.items()))
+        rels.add_row(
+            name,
+            "\n".join(f"{a} -> {b}" for a, b in rel.endpoints),
+            ", ".join(f"{k}: {v}" for k, v in rel.properties.items()),
+        )
     console.print(nodes, rels)
 
 
@@ -286,7 +300,13 @@ def datasets_load(
             jobs = [(folder, None)]
         with open_store(settings) as store:
             for data, mapping in jobs:
-                report = ingest_path(store, data, fmt="movielens" if mapping is None else "csv", mapping=mapping, progress=progress)
+                report = ingest_path(
+                    store,
+                    data,
+                    fmt="movielens" if mapping is None else "csv",
+                    mapping=mapping,
+                    progress=progress,
+                )
                 console.print(ingest_table(report, f"Ingested {data}"))
                 for line in report.summary_lines():
                     console.print(line, style="yellow", markup=False)
@@ -355,7 +375,9 @@ def extract_run(
     ] = None,
     scheduler: Annotated[
         Optional[str],
-        typer.Option(help="Analyse on the Dask cluster whose scheduler is at this address (tcp://host:8786)."),
+        typer.Option(
+            help="Analyse on the Dask cluster whose scheduler is at this address (tcp://host:8786)."
+        ),
     ] = None,
 ) -> None:
     """Extract facts from text into the graph. Idempotent: unchanged documents are skipped."""
@@ -508,11 +530,20 @@ app.add_typer(models_app, name="models")
 @app.command()
 def train(
     model: Annotated[
-        Optional[str], typer.Option("--model", "-m", help="transe, distmult or complex (default: embeddings.artifact in the config).")
+        Optional[str],
+        typer.Option(
+            "--model", "-m", help="transe, distmult or complex (default: embeddings.artifact in the config)."
+        ),
     ] = None,
-    text: Annotated[bool, typer.Option("--text", help="Fuse node text embeddings (run `kg enrich` first).")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")] = False,
-    epochs: Annotated[Optional[int], typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")] = None,
+    text: Annotated[
+        bool, typer.Option("--text", help="Fuse node text embeddings (run `kg enrich` first).")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue an interrupted run from its checkpoint.")
+    ] = False,
+    epochs: Annotated[
+        Optional[int], typer.Option(min=1, help="Maximum epochs (early stopping may end sooner).")
+    ] = None,
     dim: Annotated[Optional[int], typer.Option(min=2, help="Embedding dimension.")] = None,
     lr: Annotated[Optional[float], typer.Option(min=0.0, help="Learning rate.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Training batch size.")] = None,
@@ -521,14 +552,17 @@ def train(
         typer.Option(help="Hold out user-item links for HR@10/NDCG@10: leave-one-out or ratio."),
     ] = None,
     holdout_relation: Annotated[
-        Optional[str], typer.Option(help="The user-item relation to hold out (default: the first interaction type).")
+        Optional[str],
+        typer.Option(help="The user-item relation to hold out (default: the first interaction type)."),
     ] = None,
     write: Annotated[
         Optional[bool], typer.Option("--write/--no-write", help="Write embedding_<model> onto nodes.")
     ] = None,
     option: Annotated[
         Optional[list[str]],
-        typer.Option("--option", "-o", help="Any recipe field as name=value (JSON values), e.g. loss=\"nssa\"."),
+        typer.Option(
+            "--option", "-o", help='Any recipe field as name=value (JSON values), e.g. loss="nssa".'
+        ),
     ] = None,
 ) -> None:
     """Train knowledge-graph embeddings on the graph; evaluate, register and write them back."""
@@ -547,7 +581,9 @@ def train(
             settings, store, model=model, text=text, resume=resume, write=write, holdout=holdout,  # type: ignore[arg-type]
             holdout_relation=holdout_relation, progress=progress, **overrides,
         )  # fmt: skip
-    console.print(metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples"))
+    console.print(
+        metrics_table(report.trained, f"Trained {report.trained.run_id} on {report.triples:,} triples")
+    )
     if report.resumed:
         console.print("[green]Resumed[/] the interrupted run.")
     if report.written:
@@ -572,19 +608,21 @@ def _parse_options(items: list[str]) -> dict[str, object]:
 @models_app.command("list")
 def models_list() -> None:
     """Trained runs, newest first; the selected one is marked."""
-    from embeddings.runs import list_runs
     from embeddings.report import runs_table
+    from embeddings.runs import list_runs
 
     console.print(runs_table(list_runs(state.settings())))
 
 
 @models_app.command("show")
 def models_show(
-    run: Annotated[Optional[str], typer.Argument(help="Run id (default: the selected or newest run).")] = None,
+    run: Annotated[
+        Optional[str], typer.Argument(help="Run id (default: the selected or newest run).")
+    ] = None,
 ) -> None:
     """Configuration, metrics and graph status of one run."""
-    from embeddings.runs import graph_status, load_model
     from embeddings.report import metrics_table, run_details_table
+    from embeddings.runs import graph_status, load_model
 
     settings = state.settings()
     trained = load_model(settings, run)
@@ -604,7 +642,9 @@ def models_use(run: Annotated[str, typer.Argument(help="Run id (see `kg models l
 @models_app.command("remove")
 def models_remove(
     runs: Annotated[list[str], typer.Argument(help="Run id(s), exactly as `kg models list` shows them.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before removing several runs or the newest.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before removing several runs or the newest.")
+    ] = False,
 ) -> None:
     """Delete trained runs (for example a damaged one). Only run folders inside the models directory."""
     from embeddings.runs import removal_warning, remove_run
@@ -622,9 +662,12 @@ def models_remove(
 @app.command()
 def enrich(
     backend: Annotated[
-        Optional[str], typer.Option(help="template (no model), hf (local model dir) or openai (HTTP endpoint).")
+        Optional[str],
+        typer.Option(help="template (no model), hf (local model dir) or openai (HTTP endpoint)."),
     ] = None,
-    label: Annotated[Optional[list[str]], typer.Option("--label", "-l", help="Only these labels; repeatable.")] = None,
+    label: Annotated[
+        Optional[list[str]], typer.Option("--label", "-l", help="Only these labels; repeatable.")
+    ] = None,
 ) -> None:
     """Describe every node from its neighbourhood and store the text and its embedding."""
     from embeddings.enrich import enrich_store
@@ -652,7 +695,9 @@ def embed(
     with open_store(settings) as store, rich_progress(err_console) as progress:
         trained = load_model(settings, run, store=store)
         written = write_entity_embeddings(store, trained, progress=progress)
-    console.print(f"Wrote embeddings of {trained.run_id}: " + ", ".join(f"{k} {v:,}" for k, v in written.items()))
+    console.print(
+        f"Wrote embeddings of {trained.run_id}: " + ", ".join(f"{k} {v:,}" for k, v in written.items())
+    )
 
 
 @app.command()
@@ -675,13 +720,20 @@ def predict(
     with open_store(settings, read_only=True) as store:
         trained = load_model(settings, run, store=store)
         frame = predict_links(
-            trained, store, relation=relation, head=None if head == "?" else head, tail=tail if head == "?" else None, k=k
+            trained,
+            store,
+            relation=relation,
+            head=None if head == "?" else head,
+            tail=tail if head == "?" else None,
+            k=k,
         )
     console.print(frame_table(frame, title=f"{head} {relation} {tail or '?'} ({trained.run_id})"))
 
 
 # ---------------------------------------------------------------------- recommend and target
-CategoryOption = Annotated[Optional[str], typer.Option(help="Only items in this category or its sub-categories (id or name).")]
+CategoryOption = Annotated[
+    Optional[str], typer.Option(help="Only items in this category or its sub-categories (id or name).")
+]
 BrandOption = Annotated[Optional[str], typer.Option(help="Only items of this brand (id or name).")]
 GenreOption = Annotated[Optional[str], typer.Option(help="Only items of this genre (id or name).")]
 MinPriceOption = Annotated[Optional[float], typer.Option(help="Lowest price.")]
@@ -705,11 +757,19 @@ def _item_filter(
 @app.command()
 def recommend(
     user: Annotated[Optional[str], typer.Argument(help="User id (leave out with --all).")] = None,
-    k: Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="How many items (default: recommend.k).")] = None,
-    explain: Annotated[bool, typer.Option("--explain", help="Show the strongest graph path behind each item.")] = False,
-    write: Annotated[bool, typer.Option("--write", help="Write them as RECOMMENDED edges (replacing the user's).")] = False,
+    k: Annotated[
+        Optional[int], typer.Option("--k", "-k", min=1, help="How many items (default: recommend.k).")
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the strongest graph path behind each item.")
+    ] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Write them as RECOMMENDED edges (replacing the user's).")
+    ] = False,
     all_users: Annotated[bool, typer.Option("--all", help="Every user (with --write).")] = False,
-    refit: Annotated[bool, typer.Option("--refit", help="Refit the recommender even if the graph looks unchanged.")] = False,
+    refit: Annotated[
+        bool, typer.Option("--refit", help="Refit the recommender even if the graph looks unchanged.")
+    ] = False,
     category: CategoryOption = None,
     brand: BrandOption = None,
     genre: GenreOption = None,
@@ -734,15 +794,25 @@ def recommend(
         recommender = load_recommender(store, settings, refit=refit, progress=progress)
         if all_users:
             written = write_all_recommendations(store, recommender, k, chosen, progress=progress)
-            console.print(f"[green]Wrote[/] {written:,} RECOMMENDED edges for {recommender.graph.n_users:,} users ({recommender.name}).")
+            console.print(
+                f"[green]Wrote[/] {written:,} RECOMMENDED edges for {recommender.graph.n_users:,} users ({recommender.name})."
+            )
             return
         frame = recommender.recommend(user, k, chosen, explain=explain or write)  # type: ignore[arg-type]
         if write:
             write_recommendations(store, frame, recommender.name)
     print_notes(err_console, recommender.notes)
-    shown = frame.drop(columns=["user"] if explain else ["user", "reason", "signal", "cypher"], errors="ignore")
+    shown = frame.drop(
+        columns=["user"] if explain else ["user", "reason", "signal", "cypher"], errors="ignore"
+    )
     among = "every item that passes the filters" if chosen.active else "every item in the graph"
-    console.print(recommendations_table(shown, f"Recommendations for user {user}", empty=f"nothing to recommend: user {user} has already interacted with {among}"))
+    console.print(
+        recommendations_table(
+            shown,
+            f"Recommendations for user {user}",
+            empty=f"nothing to recommend: user {user} has already interacted with {among}",
+        )
+    )
     if explain and not frame.empty:
         console.print(cypher_panel(frame))
     if write:
@@ -774,14 +844,21 @@ def similar(
     frame = recommender.similar_items(item, k, chosen, explain=True)
     title = f"Similar to {recommender.graph.item_name(recommender.graph.item_index(item))} ({item})"
     empty = "no other item passes the filters" if chosen.active else "the graph has no other item"
-    console.print(recommendations_table(frame if explain else frame.drop(columns=["reason", "signal", "cypher"]), title, empty=empty))
+    console.print(
+        recommendations_table(
+            frame if explain else frame.drop(columns=["reason", "signal", "cypher"]), title, empty=empty
+        )
+    )
     if explain and not frame.empty:
         console.print(cypher_panel(frame))
 
 
 @app.command()
 def audience(
-    target: Annotated[str, typer.Argument(help="Item id, or a category/brand/genre id or name (Label:name to disambiguate).")],
+    target: Annotated[
+        str,
+        typer.Argument(help="Item id, or a category/brand/genre id or name (Label:name to disambiguate)."),
+    ],
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="How many users.")] = 20,
     explain: Annotated[bool, typer.Option("--explain/--no-explain", help="Say why each user is in.")] = True,
 ) -> None:
@@ -798,13 +875,21 @@ def audience(
         recommender = load_recommender(store, settings, progress=progress)
         frame = find_audience(recommender, target, k, explain=explain, progress=progress)
     description = resolve_target(recommender.graph, target).description
-    console.print(recommendations_table(frame[[c for c in ("rank", "user", "score", "name", "rank_for_user", "reason") if c in frame]], f"Audience for {description}", empty="no user left to target: every user has already interacted with it"))
+    console.print(
+        recommendations_table(
+            frame[[c for c in ("rank", "user", "score", "name", "rank_for_user", "reason") if c in frame]],
+            f"Audience for {description}",
+            empty="no user left to target: every user has already interacted with it",
+        )
+    )
 
 
 @app.command()
 def segment(
     k: Annotated[int, typer.Option("--k", "-k", min=2, help="Number of segments.")] = 8,
-    write: Annotated[bool, typer.Option("--write/--no-write", help="Write Segment nodes and IN_SEGMENT edges.")] = True,
+    write: Annotated[
+        bool, typer.Option("--write/--no-write", help="Write Segment nodes and IN_SEGMENT edges.")
+    ] = True,
 ) -> None:
     """Cluster users on their embeddings and behaviour; write and profile the segments."""
     from kg.progress import rich_progress
@@ -823,9 +908,15 @@ def segment(
 
 @app.command()
 def evaluate(
-    k: Annotated[Optional[int], typer.Option("--k", "-k", min=1, help="Cut-off K (default: recommend.k).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed of the per-user split (default: recommend.seed).")] = None,
-    signals: Annotated[Optional[str], typer.Option(help="Comma-separated signals to fuse (default: recommend.signals).")] = None,
+    k: Annotated[
+        Optional[int], typer.Option("--k", "-k", min=1, help="Cut-off K (default: recommend.k).")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Seed of the per-user split (default: recommend.seed).")
+    ] = None,
+    signals: Annotated[
+        Optional[str], typer.Option(help="Comma-separated signals to fuse (default: recommend.signals).")
+    ] = None,
 ) -> None:
     """Offline evaluation: fused recommender, each signal and the baselines on one seeded 75/25 split."""
     from kg.progress import rich_progress

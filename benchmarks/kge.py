@@ -4,7 +4,7 @@ For each of PyKEEN's bundled Nations, Kinships and UMLS datasets and each of Tra
 DistMult and ComplEx, in the same process and on the same fixed splits:
 
   * ours     -- ``embeddings.train.train_on_splits`` with the model's recipe
-                (``embeddings/models.py``): 1-N training, early stopping on validation MRR;
+                (``embeddings/recipes.py``): 1-N training, early stopping on validation MRR;
   * baseline -- ``pykeen.pipeline.pipeline(dataset=..., model=...)``, PyKEEN's defaults.
 
 Both are scored the same way: filtered rank-based metrics on the test split (train and

@@ -11,7 +11,7 @@ strings of the graph export. An artifact directory holds:
 - ``sample.json``   -- a seeded sample of training triples (to recognise the graph later)
 - ``manifest.json`` -- run id, graph fingerprint, SHA-256 of every file above
 
-The registry (``embeddings.registry``) decides where artifacts live; this module only
+The registry (``embeddings.runs``) decides where artifacts live; this module only
 reads and writes one directory, and refuses one whose checksums do not match.
 """
 
@@ -29,9 +29,9 @@ import torch
 from pykeen.models import ERModel, model_resolver
 from pykeen.triples import KGInfo
 
+from embeddings.contractions import use_contracted_interaction
 from embeddings.device import quiet_libraries, resolve_device
-from embeddings.interactions import use_contracted_interaction
-from embeddings.models import ModelRecipe
+from embeddings.recipes import ModelRecipe
 from embeddings.text_link import TextFusedRepresentation, attach_text_features, fused_representation
 from kg.errors import InputError, KGError, NotFoundError
 

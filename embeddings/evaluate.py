@@ -17,7 +17,7 @@ from pykeen.evaluation import MetricResults, RankBasedEvaluator
 from pykeen.models import Model
 from pykeen.typing import MappedTriples
 
-from embeddings.model import TrainedModel
+from embeddings.artifact import TrainedModel
 
 USER_BATCH = 1024
 

@@ -75,7 +75,7 @@ def sort_triples(triples: pd.DataFrame) -> pd.DataFrame:
     return triples.sort_values(["relation", "head", "tail"], kind="stable").reset_index(drop=True)
 
 
-def graph_fingerprint(triples: pd.DataFrame) -> str:
+def triples_fingerprint(triples: pd.DataFrame) -> str:
     """SHA-256 of the sorted triples: equal exactly when two snapshots hold the same facts."""
     ordered = sort_triples(triples[COLUMNS].drop_duplicates())
     digest = hashlib.sha256()

@@ -4,7 +4,7 @@
 ``pykeen.contrib.lightning``: the same sLCWA / LCWA batch step inside a Lightning module,
 so Lightning's ``Trainer`` brings data-parallel training (``strategy="ddp"``), several
 nodes (``num_nodes``) and mixed precision. This module feeds it one of our recipes
-(``embeddings.models``) and the model ``embeddings.model.build_model`` makes from it, so
+(``embeddings.recipes``) and the model ``embeddings.artifact.build_model`` makes from it, so
 both paths train the same model. What it leaves out, being the single-device path's job:
 early stopping, checkpoints and the registry (``kg train``).
 
@@ -21,9 +21,9 @@ from pykeen.losses import loss_resolver
 from pykeen.models import Model
 from pykeen.triples import CoreTriplesFactory
 
+from embeddings.artifact import build_model
 from embeddings.device import quiet_libraries
-from embeddings.model import build_model
-from embeddings.models import resolve_recipe
+from embeddings.recipes import resolve_recipe
 from kg.errors import InputError
 
 

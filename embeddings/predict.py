@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from embeddings.artifact import TrainedModel
 from embeddings.enrich import NAME_PROPERTIES
-from embeddings.model import TrainedModel
 from kg.errors import InputError, NotFoundError
 from kg.store import GraphStore
 

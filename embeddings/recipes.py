@@ -156,7 +156,7 @@ RECIPES: dict[str, ModelRecipe] = {
         create_inverse_triples=True,
         label_smoothing=0.1,
         num_epochs=300,
-        # L2 (not PyKEEN's L1) so that 1-N scoring is a matrix product, see interactions.py
+        # L2 (not PyKEEN's L1) so that 1-N scoring is a matrix product, see contractions.py
         model_kwargs={"scoring_fct_norm": 2},
     ),
     "distmult": ModelRecipe(

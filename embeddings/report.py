@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from embeddings.artifact import TrainedModel
 from embeddings.enrich import EnrichReport
-from embeddings.model import TrainedModel
-from embeddings.registry import RunSummary
+from embeddings.runs import RunSummary
 
 HEADLINE = ("mrr", "hits_at_1", "hits_at_3", "hits_at_10")
 # narrow two-column tables with a caption would wrap it onto many short lines

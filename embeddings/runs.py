@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embeddings.export import export_triples, graph_fingerprint
-from embeddings.model import ModelArtifactError, TrainedModel, verify_artifact
+from embeddings.artifact import ModelArtifactError, TrainedModel, verify_artifact
+from embeddings.export import export_triples, triples_fingerprint
 from kg.config import Settings
 from kg.errors import InputError, KGError, NotFoundError
 from kg.ids import is_folder_name
@@ -238,7 +238,7 @@ def graph_status(settings: Settings, trained: TrainedModel) -> str:
             triples = export_triples(store, trained.info.get("relations_config"))
     except KGError as exc:
         return f"not comparable: {exc}"
-    if graph_fingerprint(triples) == trained.fingerprint:
+    if triples_fingerprint(triples) == trained.fingerprint:
         return f"unchanged since training (fingerprint {trained.fingerprint[:12]})"
     return (
         f"changed since training ({len(triples):,} triples now); predictions cover the entities it was "

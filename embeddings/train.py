@@ -26,12 +26,12 @@ from pykeen.stoppers import EarlyStopper
 from pykeen.training.callbacks import TrainingCallback
 from pykeen.triples import TriplesFactory
 
+from embeddings.artifact import SAMPLE_TRIPLES, TrainedModel, build_model
 from embeddings.checkpoints import LCWALoop, SLCWALoop
 from embeddings.device import quiet_libraries, resolve_device, use_cpu_threads
 from embeddings.evaluate import FocusedFilterEvaluator, metrics_from_result
-from embeddings.export import TripleSplits, graph_fingerprint, split_triples
-from embeddings.model import SAMPLE_TRIPLES, TrainedModel, build_model
-from embeddings.models import ModelRecipe, resolve_recipe
+from embeddings.export import TripleSplits, split_triples, triples_fingerprint
+from embeddings.recipes import ModelRecipe, resolve_recipe
 from embeddings.text_link import feature_matrix
 from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
@@ -57,7 +57,7 @@ def train_model(
     """Train a KGE model on ``head, relation, tail`` triples (entities as ``Label:id``).
 
     The triples are split (stratified, every entity kept in training), the model is
-    trained with its recipe (``embeddings.models``) updated by ``overrides`` (e.g.
+    trained with its recipe (``embeddings.recipes``) updated by ``overrides`` (e.g.
     ``num_epochs=50, embedding_dim=64``), early-stopped on validation MRR and evaluated
     on the test split (``TrainedModel.metrics``). ``text_features`` maps entities to text
     vectors and makes the model text-aware (cold-start capable).
@@ -71,7 +71,7 @@ def train_model(
         seed=seed,
         progress=progress,
         device=device,
-        fingerprint=graph_fingerprint(triples),
+        fingerprint=triples_fingerprint(triples),
         **overrides,
     )
 
@@ -248,7 +248,9 @@ def optimizer_kwargs(recipe: ModelRecipe, model: Model) -> dict[str, Any]:
     embedding table several times: ~350 ms a step for 600k x 64 entities on a CPU core,
     against ~30 ms fused, which decided the epoch time on a 10M-triple graph."""
     kwargs: dict[str, Any] = {"lr": recipe.lr}
-    if recipe.optimizer.lower() in FUSED_OPTIMIZERS and all(p.is_floating_point() for p in model.parameters()):
+    if recipe.optimizer.lower() in FUSED_OPTIMIZERS and all(
+        p.is_floating_point() for p in model.parameters()
+    ):
         kwargs["fused"] = True
     return kwargs
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from embeddings.artifact import TrainedModel
 from embeddings.checkpoints import check_checkpoint, partial_path
 from embeddings.evaluate import holdout_metrics
-from embeddings.export import export_triples, graph_fingerprint, holdout_interactions, split_triples
-from embeddings.model import TrainedModel
-from embeddings.models import resolve_recipe
-from embeddings.registry import find_run_by_key, load_model, save_run
+from embeddings.export import export_triples, holdout_interactions, split_triples, triples_fingerprint
+from embeddings.recipes import resolve_recipe
+from embeddings.runs import find_run_by_key, load_model, save_run
 from embeddings.text import text_features
 from embeddings.train import check_triples, train_on_splits
 from embeddings.writeback import write_entity_embeddings
@@ -68,7 +68,7 @@ def train_from_store(
     recipe = resolve_recipe(name, overrides)  # fail on bad options before any work
     triples = export_triples(store, config.relations, progress=progress)
     check_triples(triples)
-    fingerprint = graph_fingerprint(triples)
+    fingerprint = triples_fingerprint(triples)
     held_out = None
     if holdout:
         relation = holdout_relation or _interaction_relation(settings, triples)

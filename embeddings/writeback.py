@@ -14,7 +14,7 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-from embeddings.model import TrainedModel
+from embeddings.artifact import TrainedModel
 from embeddings.text import node_text_embeddings
 from kg.progress import ProgressReporter, SilentProgress
 from kg.store import GraphStore

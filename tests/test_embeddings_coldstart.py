@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from embeddings.enrich import enrich_store
-from embeddings.registry import load_model
+from embeddings.runs import load_model
 from embeddings.workflow import train_from_store
 from embeddings.writeback import write_entity_embeddings
 from kg.config import load_settings

@@ -6,7 +6,7 @@ import pytest
 import torch
 from pykeen.nn.modules import ComplExInteraction, DistMultInteraction, TransEInteraction
 
-from embeddings.interactions import contracted
+from embeddings.contractions import contracted
 
 BATCH, ENTITIES, NEGATIVES, DIM = 5, 7, 3, 8
 

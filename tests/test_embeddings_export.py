@@ -10,9 +10,9 @@ import pytest
 from embeddings.export import (
     DERIVED_RELATIONS,
     export_triples,
-    graph_fingerprint,
     holdout_interactions,
     split_triples,
+    triples_fingerprint,
 )
 from kg.errors import InputError, SchemaError
 from kg.store import GraphStore
@@ -54,8 +54,8 @@ def test_export_of_an_empty_graph_says_what_to_do(store: GraphStore) -> None:
 
 def test_fingerprint_depends_on_facts_not_order() -> None:
     rows = [("User:1", "RATED", "Item:1"), ("User:2", "RATED", "Item:1")]
-    assert graph_fingerprint(_triples(rows)) == graph_fingerprint(_triples(rows[::-1]))
-    assert graph_fingerprint(_triples(rows)) != graph_fingerprint(_triples(rows[:1]))
+    assert triples_fingerprint(_triples(rows)) == triples_fingerprint(_triples(rows[::-1]))
+    assert triples_fingerprint(_triples(rows)) != triples_fingerprint(_triples(rows[:1]))
 
 
 def test_split_is_stratified_seeded_and_keeps_entities_in_training(store: GraphStore, shop) -> None:

@@ -10,8 +10,8 @@ from pykeen.evaluation import RankBasedEvaluator
 from pykeen.losses import loss_resolver
 from pykeen.models import Model
 
-from embeddings.model import build_model
-from embeddings.models import resolve_recipe
+from embeddings.artifact import build_model
+from embeddings.recipes import resolve_recipe
 from kg.errors import InputError
 
 pytest.importorskip("pytorch_lightning")

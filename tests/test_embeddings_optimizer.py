@@ -6,8 +6,8 @@ import pytest
 import torch
 from pykeen.losses import loss_resolver
 
-from embeddings.model import build_model
-from embeddings.models import resolve_recipe
+from embeddings.artifact import build_model
+from embeddings.recipes import resolve_recipe
 from embeddings.train import optimizer_kwargs
 
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from embeddings.model import ModelArtifactError
+from embeddings.artifact import ModelArtifactError
 from embeddings.predict import entity_names, predict_links
-from embeddings.registry import list_runs, load_model, remove_run, use_run
+from embeddings.runs import list_runs, load_model, remove_run, use_run
 from embeddings.workflow import TrainReport, train_from_store
 from kg.config import Settings, load_settings
 from kg.errors import NotFoundError

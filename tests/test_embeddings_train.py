@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from pykeen.datasets import Nations
 
+from embeddings.artifact import TrainedModel
 from embeddings.export import split_triples
-from embeddings.model import TrainedModel
-from embeddings.models import model_names, resolve_recipe
+from embeddings.recipes import model_names, resolve_recipe
 from embeddings.text import encode_texts
 from embeddings.train import train_model, train_on_splits
 from kg.errors import InputError, NotFoundError

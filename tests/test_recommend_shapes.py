@@ -24,7 +24,7 @@ from kg.recommend.filters import ItemFilter
 from kg.recommend.interactions import LIST_USERS_QUERY, export_interactions
 from kg.recommend.model import fit_recommender
 from kg.recommend.report import recommendations_table
-from kg.recommend.service import graph_fingerprint, load_recommender, registry_state
+from kg.recommend.service import load_recommender, recommender_fingerprint, registry_state
 from kg.recommend.signals.base import ScorerContext
 from kg.recommend.tuning import TUNING_K
 from kg.store import GraphStore, open_store
@@ -173,7 +173,7 @@ def test_the_display_count_is_not_part_of_the_fitted_model(
     """`KG_RECOMMEND__K=3` used to refit (45 s on MovieLens) and rank differently from `--k 3`."""
     three, ten = fuzz_settings(tmp_path, k=3), fuzz_settings(tmp_path, k=10)
     state = registry_state(three)
-    assert graph_fingerprint(catalogue, three, state) == graph_fingerprint(catalogue, ten, state)
+    assert recommender_fingerprint(catalogue, three, state) == recommender_fingerprint(catalogue, ten, state)
     fitted = load_recommender(catalogue, three)
     shown_with_config = fitted.recommend("U0")
 

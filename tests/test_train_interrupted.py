@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from embeddings.checkpoints import AtomicCheckpoints
-from embeddings.registry import list_runs, load_model
+from embeddings.runs import list_runs, load_model
 from embeddings.train import TRAINING_LOOPS
 from embeddings.workflow import train_from_store
 from kg.config import Settings, load_settings

@@ -17,8 +17,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cli import app
-from embeddings.registry import RunSummary
 from embeddings.report import runs_table
+from embeddings.runs import RunSummary
 from kg.config import load_settings
 from kg.errors import ConfigError
 from kg.store import open_store

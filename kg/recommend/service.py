@@ -48,7 +48,7 @@ def live_kge_model(store: GraphStore, settings: Settings) -> tuple[Any | None, s
     if not registry_state(settings):
         return None, "link prediction (kge) is off: no KGE model trained yet (run `kg train` to add it)"
     try:
-        from embeddings.registry import load_model
+        from embeddings.runs import load_model
 
         return load_model(settings, store=store), None
     except KGError as exc:
@@ -64,7 +64,7 @@ def registry_state(settings: Settings) -> list[tuple[str, int]]:
     return sorted((entry.name, entry.stat().st_mtime_ns) for entry in folder.iterdir())
 
 
-def graph_fingerprint(
+def recommender_fingerprint(
     store: GraphStore, settings: Settings, registry: list[tuple[str, int]] | None = None
 ) -> str:
     """What the recommender depends on: nodes and relationships it reads, the settings it
@@ -100,7 +100,7 @@ def _current_recommender(
 ) -> Recommender:
     path = model_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fingerprint = graph_fingerprint(store, settings, registry_state(settings))
+    fingerprint = recommender_fingerprint(store, settings, registry_state(settings))
     with FileLock(str(path) + ".lock"):
         cached = None if refit else _load_cached(path, fingerprint)
         kge = [s for s in cached.scorers.values() if isinstance(s, LinkPrediction)] if cached else []
