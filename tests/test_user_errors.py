@@ -96,6 +96,13 @@ def test_models_remove_refuses_anything_but_a_run_folder(run: str, registry: Pat
     assert everything(registry) == before
 
 
+def test_an_empty_run_id_is_a_usage_error_that_removes_nothing(registry: Path) -> None:
+    before = everything(registry)
+    result = invoke("models", "remove", "", "--yes", data=registry)  # kg models remove "$UNSET"
+    assert result.exit_code == 2 and "an argument is empty" in one_line(result.output)
+    assert everything(registry) == before
+
+
 def test_models_remove_asks_before_the_newest_or_several_runs(registry: Path) -> None:
     models = registry / "kg-data" / "models"
     newest = invoke("models", "remove", "20250103-000000-link", data=registry)
