@@ -83,7 +83,7 @@ def everything(root: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "run", ["..", "../models", "", ".", "/", "OTHER", "20250101-000000-distmult/..", "20250103-000000-link"]
+    "run", ["..", "../models", ".", "/", "OTHER", "20250101-000000-distmult/..", "20250103-000000-link"]
 )
 def test_models_remove_refuses_anything_but_a_run_folder(run: str, registry: Path) -> None:
     run = str(registry / "other") if run == "OTHER" else run
