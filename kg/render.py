@@ -33,8 +33,11 @@ def ingest_table(report: IngestReport, title: str) -> Table:
     table.add_column("label / type")
     table.add_column("created", justify="right")
     table.add_column("updated", justify="right")
-    for name in dict.fromkeys([*report.created, *report.updated]):
-        table.add_row(name, f"{report.created[name]:,}", f"{report.updated[name]:,}")
+    table.add_column("unchanged", justify="right")
+    for name in dict.fromkeys([*report.created, *report.updated, *report.unchanged]):
+        table.add_row(
+            name, f"{report.created[name]:,}", f"{report.updated[name]:,}", f"{report.unchanged[name]:,}"
+        )
     rate = report.relationships_written / report.seconds if report.seconds else 0.0
     outcome = f"{report.loaded:,} loaded, {report.rejected:,} rejected"
     if report.skipped:

@@ -158,14 +158,14 @@ def test_12_an_equivalent_vector_index_under_another_name_is_used(store: Neo4jSt
 
 def test_13_no_marker_property_key_is_left_behind(store: Neo4jStore) -> None:
     created = store.upsert_nodes("User", pd.DataFrame({"id": ["u1", "u9"]}))
-    assert (created.created, created.updated) == (1, 1)
+    assert (created.created, created.updated, created.unchanged) == (1, 0, 1)
     rel = store.upsert_relationships(
         "PURCHASED", "User", "Item", pd.DataFrame({"from_id": ["u1", "u1"], "to_id": ["i1", "i2"]})
     )
     again = store.upsert_relationships(
         "PURCHASED", "User", "Item", pd.DataFrame({"from_id": ["u1"], "to_id": ["i1"]})
     )
-    assert (rel.created, again.created, again.updated) == (2, 0, 1)
+    assert (rel.created, again.created, again.updated, again.unchanged) == (2, 0, 0, 1)
     assert (
         "_created"
         not in store.query("CALL db.propertyKeys() YIELD propertyKey RETURN propertyKey")[

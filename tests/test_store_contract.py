@@ -69,9 +69,9 @@ def test_ensure_schema_is_idempotent_and_counts_every_declared_name(graph: Graph
 # ---------------------------------------------------------------------- node upserts
 def test_node_upsert_is_idempotent(graph: GraphStore) -> None:
     again = graph.upsert_nodes("User", pd.DataFrame({"id": ["u1", "u2", "u4"], "name": ["Ann", "Bob", "Di"]}))
-    assert (again.created, again.updated) == (1, 2)
+    assert (again.created, again.updated, again.unchanged) == (1, 0, 2)
     same = graph.upsert_nodes("User", pd.DataFrame({"id": ["u1", "u2", "u4"], "name": ["Ann", "Bob", "Di"]}))
-    assert (same.created, same.updated) == (0, 3)
+    assert (same.created, same.updated, same.unchanged) == (0, 0, 3)
     assert graph.counts().nodes["User"] == 4
 
 
@@ -120,7 +120,7 @@ def test_relationship_update_keeps_properties_the_batch_does_not_name(graph: Gra
     )
     only_count = pd.DataFrame({"from_id": ["u1", "u2"], "to_id": ["i1", "i2"], "count": [5, 2]})
     result = graph.upsert_relationships("PURCHASED", "User", "Item", only_count)
-    assert (result.created, result.updated) == (0, 2)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)  # u2 kept its count
     rels = _rels(graph, "PURCHASED")
     assert rels["count"].tolist() == [5, 2]
     assert rels["amount"].tolist() == pytest.approx([100.0, 40.0])
@@ -266,3 +266,20 @@ def test_hostile_identifiers_are_refused_before_reaching_the_store(graph: GraphS
     with pytest.raises(KGError):
         attempt(graph)
     assert graph.counts().nodes["User"] == 3 and graph.counts().nodes["Item"] == 3
+
+
+def test_an_upsert_tells_created_changed_and_unchanged_rows(graph: GraphStore) -> None:
+    """A re-ingest of the same rows changes nothing and says so (issue 11: it reported
+    "updated 100,000" when nothing changed)."""
+    same = graph.upsert_nodes("User", pd.DataFrame({"id": ["u1", "u2"], "name": ["Ann", "Bob"]}))
+    assert (same.created, same.updated, same.unchanged) == (0, 0, 2)
+    mixed = graph.upsert_nodes(
+        "User", pd.DataFrame({"id": ["u1", "u2", "u9"], "name": ["Ann", "Robert", None]})
+    )
+    assert (mixed.created, mixed.updated, mixed.unchanged) == (1, 1, 1)
+    rows = pd.DataFrame({"from_id": ["u1", "u2"], "to_id": ["i1", "i2"], "count": [1, 2]})
+    first = graph.upsert_relationships("PURCHASED", "User", "Item", rows)
+    again = graph.upsert_relationships("PURCHASED", "User", "Item", rows)
+    changed = graph.upsert_relationships("PURCHASED", "User", "Item", rows.assign(count=[1, 5]))
+    assert (first.created, again.unchanged, again.updated) == (2, 2, 0)
+    assert (changed.updated, changed.unchanged) == (1, 1)

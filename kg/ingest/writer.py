@@ -31,6 +31,7 @@ class IngestReport:
 
     created: Counter[str] = field(default_factory=Counter)  # by label or relationship type
     updated: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
     relationship_types: set[str] = field(default_factory=set)
     dangling: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # rows, by (source, rel, label)
     dangling_ids: dict[tuple[str, str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -47,7 +48,11 @@ class IngestReport:
 
     @property
     def relationships_written(self) -> int:
-        return sum(v for k, v in (self.created + self.updated).items() if k in self.relationship_types)
+        return sum(
+            v
+            for k, v in (self.created + self.updated + self.unchanged).items()
+            if k in self.relationship_types
+        )
 
     def summary_lines(self) -> list[str]:
         """One line per kind of outcome a user must know about; bad rows are shown by
@@ -131,6 +136,7 @@ def write_batches(
 def _count(report: IngestReport, name: str, result: UpsertResult) -> None:
     report.created[name] += result.created
     report.updated[name] += result.updated
+    report.unchanged[name] += result.unchanged
 
 
 def _resolve_dangling(

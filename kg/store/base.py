@@ -27,13 +27,17 @@ DEFAULT_EXPORT_BATCH = 100_000
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """How many rows of a batch created something new and how many updated."""
+    """How many rows of a batch created something new, changed a stored value, or matched
+    what was stored already (a re-ingest of the same file is all ``unchanged``)."""
 
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
 
     def __add__(self, other: UpsertResult) -> UpsertResult:
-        return UpsertResult(self.created + other.created, self.updated + other.updated)
+        return UpsertResult(
+            self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged
+        )
 
 
 @dataclass(frozen=True)

@@ -213,24 +213,34 @@ class LadybugStore(GraphStore):
         node = self.schema.nodes[label]
         types = node.all_properties()
         given = [c for c in rows.columns if c != node.key]
-        aliases = {node.key: "k", **{c: f"c{i}" for i, c in enumerate(given)}}
-        batch = self._to_arrow(rows, types, aliases)
-        sets = ", ".join(f"n.{q(c)} = coalesce({aliases[c]}, n.{q(c)})" for c in given)
         with self._transaction():
-            updated = set()
-            if given:
-                found = self._run(
-                    f"LOAD FROM $rows MATCH (n:{q(label)} {{{q(node.key)}: k}}) SET {sets} RETURN k",
-                    {"rows": batch},
-                ).get_as_arrow()
-                updated = set(found.column(0).to_pylist())
-            else:
-                updated = self.existing_node_ids(label, rows[node.key])
-            new_rows = rows[~rows[node.key].isin(updated)]
+            stored = self._stored_nodes(label, rows, given)
+            matched = rows.merge(stored, on=node.key, how="left", suffixes=("", _OLD), indicator=True)
+            exists = (matched.pop("_merge") == "both").to_numpy()
+            changed = exists & _changed(matched)
+            if changed.any():  # only rows that change something are written: re-ingest stays cheap
+                aliases = {node.key: "k", **{c: f"c{i}" for i, c in enumerate(given)}}
+                sets = ", ".join(f"n.{q(c)} = coalesce({aliases[c]}, n.{q(c)})" for c in given)
+                self._run(
+                    f"LOAD FROM $rows MATCH (n:{q(label)} {{{q(node.key)}: k}}) SET {sets}",
+                    {"rows": self._to_arrow(rows[changed], types, aliases)},
+                )
+            new_rows = rows[~exists]
             if not new_rows.empty:
                 ordered = {node.key: node.key, **{c: c for c in self._property_columns(label)}}
                 self._run(f"COPY {q(label)} FROM $rows", {"rows": self._to_arrow(new_rows, types, ordered)})
-        return UpsertResult(created=len(new_rows), updated=len(rows) - len(new_rows))
+        updated = int(changed.sum())
+        return UpsertResult(created=len(new_rows), updated=updated, unchanged=int(exists.sum()) - updated)
+
+    def _stored_nodes(self, label: str, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+        """The batch's nodes that already exist, with the stored values of ``columns``
+        (suffixed ``_OLD``), to tell changed rows from unchanged ones."""
+        key = self.schema.nodes[label].key
+        values = "".join(f", n.{q(c)} AS {q(c + _OLD)}" for c in columns)
+        return self._run(
+            f"LOAD FROM $rows MATCH (n:{q(label)} {{{q(key)}: k}}) RETURN k AS {q(key)}{values}",
+            {"rows": pa.table({"k": _arrow_array(rows[key], pa.string())})},
+        ).get_as_df()
 
     def upsert_relationships(
         self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
@@ -243,10 +253,12 @@ class LadybugStore(GraphStore):
             stored = self._stored_rels(rel_type, from_label, to_label, rows, given)
             matched = rows.merge(stored, on=[FROM_ID, TO_ID], how="left", suffixes=("", _OLD), indicator=True)
             exists = (matched.pop("_merge") == "both").to_numpy()
-            self._rewrite_rels(rel_type, from_label, to_label, rows[exists & _changed(matched)])
+            changed = exists & _changed(matched)
+            self._rewrite_rels(rel_type, from_label, to_label, rows[changed])
             new_rows = rows[~exists]
             self._copy_rels(rel_type, from_label, to_label, new_rows)
-        return UpsertResult(created=len(new_rows), updated=int(exists.sum()))
+        updated = int(changed.sum())
+        return UpsertResult(created=len(new_rows), updated=updated, unchanged=int(exists.sum()) - updated)
 
     def _rel_pattern(self, rel_type: str, from_label: str, to_label: str) -> str:
         from_key, to_key = self.schema.nodes[from_label].key, self.schema.nodes[to_label].key

@@ -287,8 +287,7 @@ class Neo4jStore(GraphStore):
         records, counters = self._write_chunks(
             cy.upsert_nodes(label, node.key, props), rows, node.all_properties()
         )
-        created = counters["nodes"]
-        return UpsertResult(created=created, updated=sum(r["total"] for r in records) - created)
+        return _upsert_result(records, counters["nodes"])
 
     def upsert_relationships(
         self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame
@@ -304,8 +303,7 @@ class Neo4jStore(GraphStore):
             rows,
             self.schema.rel(rel_type).properties,
         )
-        created = counters["relationships"]
-        return UpsertResult(created=created, updated=sum(r["total"] for r in records) - created)
+        return _upsert_result(records, counters["relationships"])
 
     def set_node_properties(self, label: str, rows: pd.DataFrame) -> int:
         node = self.schema.node(label)
@@ -454,6 +452,13 @@ class Neo4jStore(GraphStore):
             nodes={label: single(cy.count_nodes(label)) for label in sorted(self.schema.nodes)},
             relationships={rel: single(cy.count_relationships(rel)) for rel in sorted(self.schema.rels)},
         )
+
+
+def _upsert_result(records: list[neo4j.Record], created: int) -> UpsertResult:
+    """Created (summary counters), changed and unchanged rows of an upsert."""
+    total = sum(r["total"] for r in records)
+    updated = sum(r["changed"] for r in records)
+    return UpsertResult(created=created, updated=updated, unchanged=total - created - updated)
 
 
 def _runs_in_own_transactions(cypher: str) -> bool:
