@@ -532,7 +532,7 @@ def train(
     model: Annotated[
         Optional[str],
         typer.Option(
-            "--model", "-m", help="transe, distmult or complex (default: embeddings.artifact in the config)."
+            "--model", "-m", help="transe, distmult or complex (default: embeddings.model in the config)."
         ),
     ] = None,
     text: Annotated[
