@@ -12,6 +12,7 @@ values travel as parameters (Arrow tables for batches). Batch columns are rename
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -481,22 +482,33 @@ def _query_error(message: str) -> KGError:
 
 
 def _changed(matched: pd.DataFrame) -> np.ndarray:
-    """Rows where some given (non-null) value differs from the stored one (``_OLD``)."""
+    """Rows where some given (non-null) value differs from the stored one (``_OLD``); a
+    stored null counts as different. Plain numeric columns compare as arrays; others
+    (strings, lists, nullable dtypes that compare to NA) value by value."""
     changed = np.zeros(len(matched), dtype=bool)
     for column in [c for c in matched.columns if c + _OLD in matched.columns]:
         new, old = matched[column], matched[column + _OLD]
-        if new.dtype == object:
-            differs = np.array(
-                [_as_comparable(a) != _as_comparable(b) for a, b in zip(new, old, strict=True)]
-            )
+        given = new.notna().to_numpy(dtype=bool)
+        if _plain_numeric(new) and _plain_numeric(old):
+            differs = (new.to_numpy() != old.to_numpy()) | old.isna().to_numpy(dtype=bool)
         else:
-            differs = ~new.eq(old).to_numpy()
-        changed |= new.notna().to_numpy() & differs
+            differs = np.fromiter((_differs(a, b) for a, b in zip(new, old, strict=True)), bool, len(new))
+        changed |= given & differs
     return changed
+
+
+def _plain_numeric(values: pd.Series) -> bool:
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "biuf"
 
 
 def _as_comparable(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple, np.ndarray)) else value
+
+
+def _differs(new: Any, old: Any) -> bool:
+    if old is None or (isinstance(old, float) and math.isnan(old)) or old is pd.NA:
+        return True
+    return bool(_as_comparable(new) != _as_comparable(old))
 
 
 def _arrow_array(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
