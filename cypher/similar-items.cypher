@@ -6,6 +6,7 @@
 // param: k INT64 = 10 -- how many neighbours
 // portable: false
 MATCH (i:Item {id: $item})
+WHERE i[$property] IS NOT NULL
 CALL db.index.vector.queryNodes($index, $k + 1, i[$property]) YIELD node, score
 WITH i, node, score
 WHERE node <> i

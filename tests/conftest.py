@@ -44,3 +44,36 @@ def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (shared development data beside the checkout)")
     return path
+
+
+# The tiers (`make test-fast` runs neither): modules that train models, fit the recommender
+# on real data, start `kg` processes or run whole pipelines are `slow`; every test that needs
+# the live server is `neo4j` (whole modules, and the [neo4j] half of store-parametrised tests).
+SLOW_MODULES = {
+    "test_bad_commands", "test_cli", "test_embeddings_coldstart", "test_embeddings_evaluate",
+    "test_embeddings_multi_gpu", "test_embeddings_runs", "test_embeddings_text", "test_embeddings_train",
+    "test_extract_cli", "test_extract_distributed", "test_extract_eval", "test_extract_model",
+    "test_extract_pipeline", "test_extract_stores", "test_fuzz_graphs", "test_fuzz_ingest", "test_fuzz_paths",
+    "test_neo4j_cypher_syntax", "test_recommend_cli", "test_recommend_graph", "test_recommend_segments",
+    "test_recommend_shapes", "test_security", "test_store_concurrency", "test_train_interrupted",
+    "test_cypher_library", "test_ingest_movielens",
+}  # fmt: skip
+NEO4J_MODULES = {
+    "test_neo4j_live", "test_neo4j_store", "test_neo4j_browser", "test_neo4j_import", "test_neo4j_demo",
+    "test_neo4j_movielens", "test_stores_agree",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        callspec = getattr(item, "callspec", None)
+        if module in NEO4J_MODULES or (callspec is not None and "neo4j" in callspec.id.split("-")):
+            item.add_marker(pytest.mark.neo4j)
+        if (
+            module in SLOW_MODULES
+            or "ctrl_c" in item.name
+            or "kg_train" in item.name
+            or "kg_predict" in item.name
+        ):
+            item.add_marker(pytest.mark.slow)

@@ -38,7 +38,9 @@ def two_shops(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list
     options = []
     for name, seed in (("a", 5), ("b", 6)):
         with open_store(load_settings(store=str(root / name))) as store:
-            for data, mapping in generate_shop(root / f"{name}-files", ShopSize(users=150, items=60, reviews=0), seed=seed):
+            for data, mapping in generate_shop(
+                root / f"{name}-files", ShopSize(users=150, items=60, reviews=0), seed=seed
+            ):
                 ingest_path(store, data, mapping=mapping)
         options.append(["--config", str(config), "--store", str(root / name)])
     trained = kg(*options[0], "train", "--epochs", "3", "--dim", "8")
@@ -50,7 +52,9 @@ def test_a_model_of_another_graph_is_refused_by_predict_and_left_out_by_recommen
     two_shops: tuple[list[str], list[str]],
 ) -> None:
     _, other = two_shops
-    assert_clean_error(kg(*other, "predict", "User:U00001", "PURCHASED"), "trained on a different graph", "kg train")
+    assert_clean_error(
+        kg(*other, "predict", "User:U00001", "PURCHASED"), "trained on a different graph", "kg train"
+    )
     assert_clean_error(kg(*other, "embed"), "trained on a different graph")
     # recommendations still come from the graph's other signals; a note says why kge is off
     result = kg(*other, "recommend", "U00001", "--k", "3")

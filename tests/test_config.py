@@ -20,7 +20,11 @@ def test_precedence_flag_over_env_over_file(tmp_path: Path, monkeypatch: pytest.
     config = tmp_path / "kg.toml"
     config.write_text('store = "/from/file"\nbatch_size = 11\n[extract]\nspacy_model = "file_model"\n')
     from_file = load_settings(config)
-    assert (from_file.store, from_file.batch_size, from_file.extract.spacy_model) == ("/from/file", 11, "file_model")
+    assert (from_file.store, from_file.batch_size, from_file.extract.spacy_model) == (
+        "/from/file",
+        11,
+        "file_model",
+    )
 
     monkeypatch.setenv("KG_STORE", "bolt://db.example:7687")
     monkeypatch.setenv("KG_EXTRACT__SPACY_MODEL", "env_model")

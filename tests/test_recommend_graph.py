@@ -2,7 +2,8 @@
 
 One shop and one fitted recommender per module (fitting tunes every signal on a
 validation split, encodes item text with MiniLM): the tests then ask it questions and
-check the answers against the graph itself.
+check the answers against the graph itself. The same shop in Neo4j checks the
+write-back commands (`kg recommend --write`, `--all --write`, `kg segment --write`) there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from cli import app
 from kg.config import RecommendSettings, Settings, load_settings
 from kg.datasets.synthetic_shop import ShopSize, generate_shop
 from kg.errors import InputError, NotFoundError
@@ -30,41 +33,45 @@ from kg.recommend.signals.base import ScorerContext
 from kg.recommend.signals.kge import LinkPrediction, graph_triples
 from kg.recommend.writeback import write_recommendations
 from kg.store import GraphStore, open_store
+from tests.neo4j_server import empty_store_settings, neo4j_env
 
 SHOP = ShopSize(users=200, items=80, purchases_per_user=6.0, views_per_user=12.0, reviews=0)
 NEW_USER, NEW_ITEM = "U-NEW", "P-NEW"
+
+
+def _load_shop(store: GraphStore, folder: Path) -> None:
+    """The shop, plus a customer who has only signed up and a product nobody has seen yet."""
+    for data, mapping in generate_shop(folder, SHOP, seed=3):
+        ingest_path(store, data, mapping=mapping)
+    store.upsert_nodes(
+        "User", pd.DataFrame({"id": [NEW_USER], "name": ["Nova New"], "gender": ["F"], "country": ["DE"]})
+    )
+    store.upsert_nodes(
+        "Item",
+        pd.DataFrame(
+            {
+                "id": [NEW_ITEM],
+                "name": ["Northpeak Glacier Tent"],
+                "description": ["A four-season tent by Northpeak, made of nylon, for alpine camping."],
+                "price": [420.0],
+                "in_stock": [True],
+            }
+        ),
+    )
+    store.upsert_relationships(
+        "HAS_BRAND", "Item", "Brand", pd.DataFrame({"from_id": [NEW_ITEM], "to_id": ["northpeak"]})
+    )
+    store.upsert_relationships(
+        "IN_CATEGORY", "Item", "Category", pd.DataFrame({"from_id": [NEW_ITEM], "to_id": ["cat-tents"]})
+    )
 
 
 @pytest.fixture(scope="module")
 def shop_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("shop")
     settings = load_settings(store=str(root / "graph"), data_dir=root / "data", recommend=RecommendSettings())
-    files = generate_shop(root / "files", SHOP, seed=3)
     with open_store(settings) as store:
-        for data, mapping in files:
-            ingest_path(store, data, mapping=mapping)
-        # a customer who has only signed up, and a product nobody has seen yet
-        store.upsert_nodes(
-            "User", pd.DataFrame({"id": [NEW_USER], "name": ["Nova New"], "gender": ["F"], "country": ["DE"]})
-        )
-        store.upsert_nodes(
-            "Item",
-            pd.DataFrame(
-                {
-                    "id": [NEW_ITEM],
-                    "name": ["Northpeak Glacier Tent"],
-                    "description": ["A four-season tent by Northpeak, made of nylon, for alpine camping."],
-                    "price": [420.0],
-                    "in_stock": [True],
-                }
-            ),
-        )
-        store.upsert_relationships(
-            "HAS_BRAND", "Item", "Brand", pd.DataFrame({"from_id": [NEW_ITEM], "to_id": ["northpeak"]})
-        )
-        store.upsert_relationships(
-            "IN_CATEGORY", "Item", "Category", pd.DataFrame({"from_id": [NEW_ITEM], "to_id": ["cat-tents"]})
-        )
+        _load_shop(store, root / "files")
     return settings
 
 
@@ -323,3 +330,86 @@ def test_link_prediction_learns_the_interactions_and_fuses(recommender: Recommen
     fused = fit_recommender(graph, config, context, pretrained={"kge": kge})
     assert set(fused.weights) == {"ease", "kge", "popularity"}
     assert len(fused.recommend("U00004", 5)) == 5
+
+
+# ---------------------------------------------------------------------- Neo4j write-back
+@pytest.fixture(scope="module")
+def neo4j_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, str]]:
+    """The same shop in the test Neo4j database; the settings and the environment that
+    point `kg` at it, with a data folder of its own (the fitted recommender is kept there)."""
+    root = tmp_path_factory.mktemp("neo4j-shop")
+    settings = empty_store_settings("neo4j", root)
+    with open_store(settings) as store:
+        _load_shop(store, root / "files")
+    env = neo4j_env(KG_DATA_DIR=str(root / "data"), COLUMNS="200")
+    return settings.model_copy(update={"data_dir": root / "data"}), env
+
+
+def _kg(env: dict[str, str], *args: str) -> str:
+    result = CliRunner().invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return " ".join(result.output.split())
+
+
+@pytest.mark.neo4j
+def test_recommend_write_on_neo4j_leaves_one_set_per_user(
+    neo4j_shop: tuple[Settings, dict[str, str]],
+) -> None:
+    settings, env = neo4j_shop
+    users = SHOP.users + 1
+    assert "Wrote 3 RECOMMENDED edges for user U00005" in _kg(
+        env, "recommend", "U00005", "--k", "3", "--write"
+    )
+    assert f"Wrote {5 * users:,} RECOMMENDED edges for {users:,} users" in _kg(
+        env, "recommend", "--all", "--write", "--k", "5"
+    )
+    assert f"Wrote {4 * users:,} RECOMMENDED edges" in _kg(env, "recommend", "--all", "--write", "--k", "4")
+    with open_store(settings, read_only=True) as store:
+        per_user = store.query(
+            "MATCH (u:User)-[r:RECOMMENDED]->(:Item) "
+            "RETURN u.id AS user, count(r) AS n, min(r.`rank`) AS lo, max(r.`rank`) AS hi, "
+            "count(DISTINCT r.created_at) AS runs"
+        )
+        assert len(per_user) == users and set(per_user["n"]) == {4}
+        assert set(per_user["lo"]) == {1} and set(per_user["hi"]) == {4} and set(per_user["runs"]) == {1}
+        edges = store.query(
+            "MATCH (:User)-[r:RECOMMENDED]->(i:Item) RETURN r.score AS score, r.reason AS reason, "
+            "r.cypher AS cypher, r.model AS model, valueType(r.score) AS score_type, "
+            "valueType(r.`rank`) AS rank_type, EXISTS { (:User)-[:PURCHASED|VIEWED]->(i) } AS seen"
+        )
+        assert edges.notna().all().all() and edges["reason"].str.len().min() > 10
+        assert set(edges["score_type"]) == {"FLOAT NOT NULL"} and set(edges["rank_type"]) == {
+            "INTEGER NOT NULL"
+        }
+        seen = store.query(
+            "MATCH (u:User)-[:RECOMMENDED]->(i:Item) WHERE (u)-[:PURCHASED|VIEWED]->(i) RETURN count(*) AS n"
+        )
+        assert seen["n"][0] == 0
+        # the explanation's Cypher, stored on the edge, runs on Neo4j and finds its path
+        one = store.query(
+            "MATCH (:User {id: 'U00007'})-[r:RECOMMENDED {`rank`: 1}]->() RETURN r.cypher AS cypher"
+        )
+        assert len(store.query(one["cypher"][0])) == 1
+
+
+@pytest.mark.neo4j
+def test_segment_write_on_neo4j_replaces_older_segments(neo4j_shop: tuple[Settings, dict[str, str]]) -> None:
+    settings, env = neo4j_shop
+    users = SHOP.users + 1
+    assert "Wrote Segment nodes and IN_SEGMENT edges" in _kg(env, "segment", "--k", "6")
+    assert "Wrote Segment nodes and IN_SEGMENT edges" in _kg(env, "segment", "--k", "4", "--write")
+    with open_store(settings, read_only=True) as store:
+        segments = store.query(
+            "MATCH (s:Segment) RETURN s.id AS id, s.size AS size, s.`profile` AS `profile`, "
+            "COUNT { (s)<-[:IN_SEGMENT]-(:User) } AS members ORDER BY id"
+        )
+        assert list(segments["id"]) == [f"segment-{i}" for i in range(1, 5)]
+        assert segments["size"].sum() == users and (segments["size"] == segments["members"]).all()
+        for row in segments.itertuples():
+            profile = json.loads(row.profile)
+            assert profile["size"] == row.size and profile["top_attributes"]
+        assert store.counts().relationships["IN_SEGMENT"] == users
+        members = store.query("MATCH (u:User)-[:IN_SEGMENT]->(:Segment) RETURN u.id AS user")
+        assert members["user"].is_unique
+    profiles = _kg(env, "query", "segment-profiles")
+    assert all(f"segment-{i}" in profiles for i in range(1, 5))

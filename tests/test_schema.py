@@ -41,7 +41,10 @@ def test_unknown_names_are_refused_with_the_known_ones() -> None:
 def test_extension_adds_labels_types_and_properties() -> None:
     schema = Schema.default(
         {
-            "nodes": {"Store": {"properties": {"city": "STRING"}}, "User": {"properties": {"tier": "STRING"}}},
+            "nodes": {
+                "Store": {"properties": {"city": "STRING"}},
+                "User": {"properties": {"tier": "STRING"}},
+            },
             "rels": {"SOLD_AT": {"endpoints": [["Item", "Store"]], "properties": {"since": "STRING"}}},
         }
     )
@@ -70,7 +73,14 @@ def test_runtime_properties_keep_their_type() -> None:
 
 @pytest.mark.parametrize(
     ("values", "expected"),
-    [([1.5, 2.0], "DOUBLE"), ([1, 2], "INT64"), ([True, False], "BOOLEAN"), (["a"], "STRING"), ([[0.1, 0.2]], "DOUBLE[]"), ([["a"]], "STRING[]")],
+    [
+        ([1.5, 2.0], "DOUBLE"),
+        ([1, 2], "INT64"),
+        ([True, False], "BOOLEAN"),
+        (["a"], "STRING"),
+        ([[0.1, 0.2]], "DOUBLE[]"),
+        ([["a"]], "STRING[]"),
+    ],
 )
 def test_property_types_are_inferred_from_values(values: list[object], expected: str) -> None:
     assert infer_property_type(pd.Series(values)) == expected

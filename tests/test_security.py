@@ -50,7 +50,11 @@ def test_kg_query_is_read_only_unless_write(tmp_path: Path) -> None:
     assert user_names(options) == before and "u1 │ Ada" in before and "u2 │ Alan" in before
     # not graph writes, so a read-only transaction would run them: downloading or loading
     # native code, writing files
-    for statement in ("INSTALL json", "/* a comment */ LOAD EXTENSION '/tmp/x.so'", f"EXPORT DATABASE '{tmp_path}/dump'"):
+    for statement in (
+        "INSTALL json",
+        "/* a comment */ LOAD EXTENSION '/tmp/x.so'",
+        f"EXPORT DATABASE '{tmp_path}/dump'",
+    ):
         assert_clean_error(kg(*options, "query", statement), "reaches outside the graph", "--write")
     assert not (tmp_path / "dump").exists()
     read = kg(*options, "query", f"LOAD FROM '{tmp_path / 'rows.csv'}' (header = true) RETURN count(*) AS n")

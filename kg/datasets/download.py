@@ -13,7 +13,9 @@ from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
 
 
-def download_and_extract(url: str, dest: Path, *, member_dir: str, progress: ProgressReporter | None = None) -> Path:
+def download_and_extract(
+    url: str, dest: Path, *, member_dir: str, progress: ProgressReporter | None = None
+) -> Path:
     """Fetch a zip from ``url`` and unpack its ``member_dir`` folder into ``dest``.
 
     Returns ``dest / member_dir``. Nothing is left half-written: the archive is unpacked
@@ -29,7 +31,10 @@ def download_and_extract(url: str, dest: Path, *, member_dir: str, progress: Pro
         try:
             with httpx.stream("GET", url, follow_redirects=True, timeout=30.0) as response:
                 response.raise_for_status()
-                progress.start(f"Downloading {url.rsplit('/', 1)[-1]}", float(response.headers.get("content-length", 0)) or None)
+                progress.start(
+                    f"Downloading {url.rsplit('/', 1)[-1]}",
+                    float(response.headers.get("content-length", 0)) or None,
+                )
                 with archive.open("wb") as handle:
                     for chunk in response.iter_bytes(1 << 16):
                         handle.write(chunk)

@@ -273,7 +273,12 @@ class Neo4jStore(GraphStore):
             if existing is not None:
                 self._execute(cy.drop_index(existing[0]))
             name = cy.vector_index_name(label, prop)
-            self._execute(cy.create_vector_index(label, prop, dimensions))
+            try:
+                self._execute(cy.create_vector_index(label, prop, dimensions))
+            except StoreError as exc:
+                if cy.QUANTIZATION_OPTION not in str(exc):
+                    raise
+                self._execute(cy.create_vector_index(label, prop, dimensions, exact=False))  # before 5.23
         self._vector_index_names[(label, prop)] = name
         self._vector_dims[(label, prop)] = dimensions
 

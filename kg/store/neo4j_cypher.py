@@ -53,16 +53,21 @@ def vector_index_name(label: str, prop: str) -> str:
     return f"{label.lower()}_{prop}"
 
 
-def create_vector_index(label: str, prop: str, dimensions: int) -> str:
+QUANTIZATION_OPTION = "vector.quantization.enabled"
+
+
+def create_vector_index(label: str, prop: str, dimensions: int, *, exact: bool = True) -> str:
     """A cosine vector index. The dimension is an int the adapter computed, rendered as a
-    literal because index options must be constants. Quantization (on by default since
-    Neo4j 5.23) is off: it stores int8 copies of the vectors, and on short embeddings it
-    moved scores by up to 0.03 and swapped neighbours; analysts expect the cosine."""
+    literal because index options must be constants. ``exact`` turns quantization (on by
+    default since Neo4j 5.23) off: it keeps int8 copies of the vectors, and on short
+    embeddings it moved scores by up to 0.03 and swapped neighbours; analysts expect the
+    cosine. Servers before 5.23 know no such option (and never quantize)."""
+    option = f", `{QUANTIZATION_OPTION}`: false" if exact else ""
     return (
         f"CREATE VECTOR INDEX {q(vector_index_name(label, prop))} IF NOT EXISTS "
         f"FOR (n:{q(label)}) ON n.{q(prop)} "
         f"OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dimensions)}, "
-        "`vector.similarity_function`: 'cosine', `vector.quantization.enabled`: false}}"
+        f"`vector.similarity_function`: 'cosine'{option}}}}}"
     )
 
 
