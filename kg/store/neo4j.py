@@ -12,6 +12,7 @@ it, so ``db.index.vector.queryNodes`` works in the Browser.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -46,6 +47,11 @@ from kg.store.cypher_tokens import code_words
 from kg.store.read_only_guard import NEO4J_RULES, refuse_outside_access
 
 WRITE_CHUNK = 10_000
+# Server notifications (an unknown label or property in an analyst's query, and the like)
+# are not errors, and the driver logs each one as a warning on stderr. They are silenced
+# here, on the driver side: server-side filtering (notifications_min_severity) needs Bolt
+# 5.2+, and a 4.4 server would refuse the connection.
+logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
 _DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 # Neo4j's names for property types (db.schema.nodeTypeProperties) -> schema types.
 _NEO4J_TYPES = {
@@ -86,11 +92,7 @@ class Neo4jStore(GraphStore):
         if password is None:
             raise StoreError("KG_STORE points at Neo4j; set KG_NEO4J_PASSWORD (and KG_NEO4J_USER).")
         try:
-            # Server notifications (unknown label or property in an analyst's query, and
-            # the like) are not errors; the driver would log each one to stderr.
-            self._driver = GraphDatabase.driver(
-                uri, auth=(user, password), notifications_min_severity="OFF", warn_notification_severity="OFF"
-            )
+            self._driver = GraphDatabase.driver(uri, auth=(user, password), warn_notification_severity="OFF")
             self._driver.verify_connectivity()
             self._driver.execute_query(cy.probe(), database_=database, routing_=RoutingControl.READ)
         except AuthError as exc:
