@@ -83,6 +83,15 @@ def test_the_guide_is_current_and_every_runnable_block_is_a_library_query_or_par
     assert "Access-Control-Allow-Origin" in nginx
 
 
+def test_the_env_example_says_the_password_may_not_hold_a_slash() -> None:
+    """The image's entrypoint reads NEO4J_AUTH=neo4j/<password> with
+    ^([^/]+)/([^/]+)/?(true)?$: a '/' in the password stops the container (defect 17)."""
+    example = (DOCKER / ".env.example").read_text("utf-8")
+    assert "no '/'" in example
+    section = README.read_text("utf-8")
+    assert "no '/'" in section[section.index("## Use Neo4j") :]
+
+
 def test_readme_neo4j_section_has_every_step() -> None:
     text = README.read_text("utf-8")
     section = text[text.index("## Use Neo4j") :]
