@@ -8,6 +8,12 @@ spaces are per label, so the same key under two labels never collides. Arrays ar
 with the array delimiter (``;`` by default, the importer's default too). Rows are streamed
 from the store batch by batch, so the export needs no more memory than one batch.
 
+The importer reads an empty field as "no property" and a quoted empty field (``""``) as
+an empty string, so string fields are always quoted and missing values left empty: an
+empty string comes back as one. An array field has no such form (``""`` in an array
+column is no property as well), so an empty list -- or a list of one empty string --
+comes back missing; the export counts those values and says so in its summary.
+
 Beside the data go ``schema.cypher`` (the uniqueness constraints and vector indexes the
 adapter would create: the importer creates none) and ``import.sh`` with the exact
 import command for these files.
@@ -15,7 +21,6 @@ import command for these files.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,13 +53,21 @@ class AdminExport:
     array_delimiter: str
     nodes: dict[str, tuple[Path, int]] = field(default_factory=dict)  # label -> (file, rows)
     relationships: dict[str, tuple[Path, int]] = field(default_factory=dict)  # "TYPE From->To" -> ...
+    # "Label.property" (or "TYPE.property") -> how many values the importer drops: lists
+    # that are empty or hold one empty string have no form in an array field
+    unimportable_lists: dict[str, int] = field(default_factory=dict)
 
     def import_command(self, database: str = "neo4j", import_dir: str = "/import") -> str:
         """The ``neo4j-admin`` call for these files, as seen from ``import_dir`` (the
         folder's path inside the Neo4j container, or the folder itself on a host install)."""
         # The database goes right after `full`: since 5.19 --nodes/--relationships take
         # several values, so a name at the end would be read as one more file.
-        parts = [f"neo4j-admin database import full {database}", "--overwrite-destination", "--multiline-fields=true"]
+        parts = [
+            f"neo4j-admin database import full {database}",
+            "--overwrite-destination",
+            "--multiline-fields=true",
+            "--ignore-empty-strings=false",  # the default, relied on: "" is an empty string
+        ]
         parts.append(f"--array-delimiter='{self.array_delimiter}'")
         parts += [f"--nodes={import_dir}/{path.name}" for path, _ in self.nodes.values()]
         parts += [f"--relationships={import_dir}/{path.name}" for path, _ in self.relationships.values()]
@@ -65,6 +78,15 @@ class AdminExport:
             f"{path.name}: {rows:,} rows"
             for path, rows in [*self.nodes.values(), *self.relationships.values()]
         ]
+        if self.unimportable_lists:
+            lost = ", ".join(
+                f"{where} ({count:,})" for where, count in sorted(self.unimportable_lists.items())
+            )
+            lines.append(
+                "Not imported: neo4j-admin reads an empty array field as no property, so empty lists "
+                f"(and lists of one empty string) come back missing: {lost}. Set them after the "
+                "import if you need them (SET n.property = [])."
+            )
         lines.append(f"Constraints to create after the import: {self.directory / 'schema.cypher'}")
         lines.append(f"Import command (also in {self.directory / 'import.sh'}):")
         lines.append(self.import_command())
@@ -106,7 +128,7 @@ def export_neo4j_admin(
         }
         written = 0
         for batch in store.iter_nodes(label, batch_size=batch_size):
-            frame = _typed_columns(batch, types, array_delimiter, f"{label} nodes")
+            frame = _csv_fields(batch, types, array_delimiter, label, export.unimportable_lists)
             _note_dimensions(batch, types, label, dimensions)
             frame = frame.rename(columns=header).assign(**{":LABEL": label})
             _append_csv(path, frame, first=written == 0)
@@ -123,8 +145,12 @@ def export_neo4j_admin(
         for batch in store.iter_relationships(rel_type, batch_size=batch_size):
             for (from_label, to_label), group in batch.groupby(["from_label", "to_label"], sort=False):
                 path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
-                frame = _typed_columns(
-                    group.drop(columns=["from_label", "to_label"]), types, array_delimiter, rel_type
+                frame = _csv_fields(
+                    group.drop(columns=["from_label", "to_label"]),
+                    types,
+                    array_delimiter,
+                    rel_type,
+                    export.unimportable_lists,
                 )
                 header = {FROM_ID: f":START_ID({from_label})", TO_ID: f":END_ID({to_label})"} | {
                     p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items()
@@ -149,43 +175,69 @@ def export_neo4j_admin(
     return export
 
 
-def _typed_columns(frame: pd.DataFrame, types: dict[str, str], delimiter: str, what: str) -> pd.DataFrame:
-    """Each property column as what the importer parses for its declared type; missing
-    values become empty fields (no property). Scalars are converted column-wise (pandas
-    writes floats as their shortest repr and nullable ints without a decimal point);
-    only arrays and booleans are formatted value by value."""
+def _csv_fields(
+    frame: pd.DataFrame, types: dict[str, str], delimiter: str, owner: str, unimportable: dict[str, int]
+) -> pd.DataFrame:
+    """Each property column as the text of its CSV fields, as the importer parses them for
+    the declared type: strings and arrays quoted (an empty string is ``""``), a missing
+    value an empty field (no property). Scalars are converted column-wise; only arrays
+    and booleans are formatted value by value. Lists the importer would drop are counted
+    in ``unimportable`` under ``owner.column``."""
     out = {}
     for column in frame.columns:
         kind = types.get(column, "STRING")
         values = frame[column]
         if kind == "INT64":
-            out[column] = pd.to_numeric(values, errors="raise").astype("Int64")
+            fields = pd.to_numeric(values, errors="raise").astype("Int64").astype("string").fillna("")
         elif kind == "DOUBLE":
-            out[column] = pd.to_numeric(values, errors="raise").astype("float64")
+            numbers = pd.to_numeric(values, errors="raise").astype("float64")
+            fields = numbers.astype(str).where(numbers.notna(), "")  # shortest repr: 0.1, 1e-05
         elif kind == "STRING":
-            out[column] = values.astype(object).where(values.notna(), None)
+            fields = _quoted(values.astype(object).where(values.notna(), None))
+        elif kind == "BOOLEAN":
+            fields = pd.Series([_boolean(value) for value in values], index=values.index, dtype=object)
         else:
-            out[column] = [_cell(value, kind, delimiter, column, what) for value in values]
-    return pd.DataFrame(out, columns=list(frame.columns))
+            joined = [_array(value, kind, delimiter, column, owner) for value in values]
+            lost = sum(text == "" for text in joined)
+            if lost:
+                unimportable[f"{owner}.{column}"] = unimportable.get(f"{owner}.{column}", 0) + lost
+            fields = _quoted(pd.Series(joined, index=values.index, dtype=object))
+        out[column] = fields.astype(object)
+    return pd.DataFrame(out, columns=list(frame.columns), index=frame.index)
 
 
-def _cell(value: Any, kind: str, delimiter: str, column: str, what: str) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+def _quoted(values: pd.Series) -> pd.Series:
+    """RFC 4180 fields: each string in quotes with its quotes doubled; None an empty field."""
+    present = values.notna()
+    text = values[present].astype(str)
+    return ('"' + text.str.replace('"', '""', regex=False) + '"').reindex(values.index).where(present, "")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _boolean(value: Any) -> str:
+    if _missing(value):
+        return ""
+    return "true" if bool(value) else "false"
+
+
+def _array(value: Any, kind: str, delimiter: str, column: str, owner: str) -> str | None:
+    """An array's elements joined by ``delimiter``; None when missing. An empty list joins
+    to "" -- the importer reads that as no property."""
+    if _missing(value):
         return None
-    if kind == "BOOLEAN":
-        return "true" if bool(value) else "false"
     if kind == "DOUBLE[]":
         return delimiter.join(repr(float(x)) for x in value)
-    if kind == "STRING[]":
-        parts = [str(x) for x in value]
-        clash = next((p for p in parts if delimiter in p), None)
-        if clash is not None:
-            raise InputError(
-                f"{what}: {column} value {clash!r} contains the array delimiter {delimiter!r}; "
-                "choose another with --array-delimiter."
-            )
-        return delimiter.join(parts)
-    return str(value)
+    parts = [str(x) for x in value]
+    clash = next((p for p in parts if delimiter in p), None)
+    if clash is not None:
+        raise InputError(
+            f"{owner}: {column} value {clash!r} contains the array delimiter {delimiter!r}; "
+            "choose another with --array-delimiter."
+        )
+    return delimiter.join(parts)
 
 
 def _note_dimensions(
@@ -198,16 +250,16 @@ def _note_dimensions(
                 seen[(label, column)] = len(sample)
 
 
-def _append_csv(path: Path, frame: pd.DataFrame, *, first: bool) -> None:
-    frame.to_csv(
-        path,
-        mode="w" if first else "a",
-        header=first,
-        index=False,
-        quoting=csv.QUOTE_MINIMAL,
-        lineterminator="\n",
-        encoding="utf-8",
-    )
+def _append_csv(path: Path, fields: pd.DataFrame, *, first: bool) -> None:
+    """Append rows of ready CSV fields (``_csv_fields``), after the header on the first
+    call; the header names are identifiers and need no quoting."""
+    columns = list(fields.columns)
+    rows = fields[columns[0]].str.cat([fields[c] for c in columns[1:]], sep=",")
+    with path.open("w" if first else "a", encoding="utf-8", newline="") as handle:
+        if first:
+            handle.write(",".join(columns) + "\n")
+        if len(rows):
+            handle.write("\n".join(rows) + "\n")
 
 
 def _write_schema_script(store: GraphStore, path: Path, dimensions: dict[tuple[str, str], int]) -> None:
