@@ -1,0 +1,123 @@
+"""The platform as a Python object, for notebooks and scripts: the same verbs as the CLI.
+
+    from kg import Platform
+    p = Platform.open("./kg-data/graph")          # or a bolt:// / neo4j:// URI, or None for KG_STORE
+    p.ingest("ratings.csv", mapping="ratings.toml")
+    p.train(model="distmult", num_epochs=50)
+    p.recommend("U00001", k=10, explain=True)     # a DataFrame: rank, item, name, score, reason, ...
+
+Each call opens the store for the time it needs and closes it again, as a CLI command
+does: the embedded store admits one writer at a time, so a notebook that held it open
+would lock out every `kg` command. Results are plain data (DataFrames, reports).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from kg.config import Settings, load_settings
+from kg.store import GraphCounts, open_store
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One graph (embedded folder or Neo4j URI) with its settings."""
+
+    settings: Settings
+
+    @classmethod
+    def open(
+        cls, store: str | Path | None = None, *, config: Path | None = None, **overrides: Any
+    ) -> Platform:
+        """Settings as the CLI builds them: ``overrides`` over ``KG_*`` over the config file."""
+        return cls(load_settings(config, store=None if store is None else str(store), **overrides))
+
+    # ------------------------------------------------------------------ build the graph
+    def ingest(
+        self,
+        path: str | Path,
+        *,
+        fmt: str | None = None,
+        mapping: str | Path | None = None,
+        strict: bool = False,
+        dangling: str = "placeholder",
+        encoding: str | None = None,
+    ) -> Any:
+        """Load a CSV/TSV/JSONL file (with a mapping) or a MovieLens folder; the
+        ``IngestReport`` says what was created, updated, unchanged and rejected."""
+        from kg.ingest import plan_ingest, run_ingest
+        from kg.schema import Schema
+
+        plan = plan_ingest(
+            Path(path),
+            Schema.default(self.settings.schema_extension),
+            fmt=fmt,
+            mapping=None if mapping is None else Path(mapping),
+            strict=strict,
+            batch_size=self.settings.batch_size,
+            encoding=encoding,
+        )
+        with open_store(self.settings) as store:
+            return run_ingest(store, plan, dangling=dangling, rejects_dir=self.settings.data_dir)  # type: ignore[arg-type]
+
+    def stats(self) -> GraphCounts:
+        with open_store(self.settings, read_only=True) as store:
+            return store.counts()
+
+    def query(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> pd.DataFrame:
+        """Run one Cypher statement; read-only (nothing outside the graph either) unless ``write``."""
+        with open_store(self.settings, read_only=not write, ensure_schema=write) as store:
+            return store.query(cypher, params, write=write)
+
+    # ------------------------------------------------------------------ learn
+    def train(self, model: str | None = None, *, text: bool = False, **options: Any) -> Any:
+        """Train, evaluate and register knowledge-graph embeddings (``kg train``);
+        ``options`` are recipe fields such as ``num_epochs`` or ``embedding_dim``."""
+        from embeddings.workflow import train_from_store
+
+        with open_store(self.settings) as store:
+            return train_from_store(self.settings, store, model=model, text=text, **options)
+
+    # ------------------------------------------------------------------ recommend and target
+    def recommend(
+        self, user: str, k: int | None = None, *, explain: bool = False, **filters: Any
+    ) -> pd.DataFrame:
+        """Top-``k`` unseen items for ``user``; ``filters``: category, brand, genre,
+        min_price, max_price, in_stock (as the CLI options)."""
+        recommender = self._recommender()
+        return recommender.recommend(user, k, _item_filter(filters), explain=explain)
+
+    def similar(self, item: str, k: int | None = None, **filters: Any) -> pd.DataFrame:
+        return self._recommender().similar_items(item, k, _item_filter(filters), explain=True)
+
+    def audience(self, target: str, k: int = 20) -> pd.DataFrame:
+        """The users most likely to convert on an item, category, brand or genre."""
+        from kg.recommend.audience import audience
+
+        return audience(self._recommender(), target, k)
+
+    def evaluate(self, k: int | None = None) -> pd.DataFrame:
+        """The offline evaluation table of ``kg evaluate`` (fused model, signals, baselines)."""
+        from kg.recommend.evaluate import evaluate_graph
+
+        with open_store(self.settings, read_only=True) as store:
+            evaluation, _ = evaluate_graph(store, self.settings, k=k)
+        return evaluation.table
+
+    def _recommender(self) -> Any:
+        from kg.recommend.service import load_recommender
+
+        with open_store(self.settings, read_only=True) as store:
+            return load_recommender(store, self.settings)
+
+
+def _item_filter(filters: dict[str, Any]) -> Any:
+    from kg.recommend.filters import ItemFilter
+
+    return ItemFilter(**filters) if filters else None
