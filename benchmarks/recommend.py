@@ -52,7 +52,9 @@ LARGE_SIGNALS = ("rp3beta", "spectral", "attributes", "cohort", "popularity")
 
 def percentiles(samples: list[float]) -> str:
     ms = np.array(samples) * 1000
-    return f"p50 {np.percentile(ms, 50):7.2f} ms  p99 {np.percentile(ms, 99):7.2f} ms  mean {ms.mean():7.2f} ms"
+    return (
+        f"p50 {np.percentile(ms, 50):7.2f} ms  p99 {np.percentile(ms, 99):7.2f} ms  mean {ms.mean():7.2f} ms"
+    )
 
 
 def time_users(recommender: Recommender, users: np.ndarray, *, explain: bool) -> list[float]:
@@ -66,8 +68,12 @@ def time_users(recommender: Recommender, users: np.ndarray, *, explain: bool) ->
 
 def report_serving(recommender: Recommender, sample: np.ndarray) -> None:
     recommender.recommend(recommender.graph.user_ids[sample[0]], 10)  # warm caches
-    print(f"  one user, top-10, no explanation   {percentiles(time_users(recommender, sample, explain=False))}")
-    print(f"  one user, top-10, with explanation {percentiles(time_users(recommender, sample, explain=True))}")
+    print(
+        f"  one user, top-10, no explanation   {percentiles(time_users(recommender, sample, explain=False))}"
+    )
+    print(
+        f"  one user, top-10, with explanation {percentiles(time_users(recommender, sample, explain=True))}"
+    )
     users = np.arange(recommender.graph.n_users)
     with measure() as m:
         for _ in recommender.recommend_users(users, 10, explain=False):
@@ -81,7 +87,9 @@ def report_serving(recommender: Recommender, sample: np.ndarray) -> None:
 def movielens(work: Path) -> None:
     print(f"MovieLens-100k from {MOVIELENS}")
     settings = load_settings(store=str(work / "ml"), data_dir=work / "ml-data", recommend=RecommendSettings())
-    config = settings.recommend.model_copy(update={"signals": [s for s in settings.recommend.signals if s != "kge"]})
+    config = settings.recommend.model_copy(
+        update={"signals": [s for s in settings.recommend.signals if s != "kge"]}
+    )
     with open_store(settings) as store:
         ingest_path(store, MOVIELENS, fmt="movielens")
         with measure() as m:
@@ -90,7 +98,9 @@ def movielens(work: Path) -> None:
         with measure() as m:
             recommender = fit_recommender(graph, config, ScorerContext.from_settings(settings))
         weights = ", ".join(f"{n} {w:g}" for n, w in recommender.weights.items() if w)
-        print(f"  fit (tune + learn weights)  {m.seconds:7.2f}s wall {m.cpu_seconds:7.1f}s cpu  weights: {weights}")
+        print(
+            f"  fit (tune + learn weights)  {m.seconds:7.2f}s wall {m.cpu_seconds:7.1f}s cpu  weights: {weights}"
+        )
         print("  (kge left out: it needs a model from `kg train`; its scoring is one batched call per user)")
         report_serving(recommender, np.arange(graph.n_users))
         baseline = []
@@ -128,8 +138,12 @@ def synthetic_graph(n_users: int, n_items: int, per_user: int, seed: int = 0) ->
     matrix = sp.csr_matrix((np.ones(len(r), np.float32), (r, c)), shape=(n_users, n_items))
     attributes = sp.hstack(
         [
-            sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), category)), shape=(n_items, n_categories)),
-            sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), brand)), shape=(n_items, n_brands)),
+            sp.csr_matrix(
+                (np.ones(n_items, np.float32), (np.arange(n_items), category)), shape=(n_items, n_categories)
+            ),
+            sp.csr_matrix(
+                (np.ones(n_items, np.float32), (np.arange(n_items), brand)), shape=(n_items, n_brands)
+            ),
         ],
         format="csr",
     )
@@ -160,7 +174,9 @@ def synthetic_graph(n_users: int, n_items: int, per_user: int, seed: int = 0) ->
         attributes=attribute_meta,
         user_cohorts=cohorts,
         cohorts=cohort_meta,
-        items=pd.DataFrame({"id": [f"i{i}" for i in range(n_items)], "name": [f"item {i}" for i in range(n_items)]}),
+        items=pd.DataFrame(
+            {"id": [f"i{i}" for i in range(n_items)], "name": [f"item {i}" for i in range(n_items)]}
+        ),
         users=pd.DataFrame({"id": [f"u{i}" for i in range(n_users)]}),
     )
 
@@ -187,13 +203,17 @@ def large(n_users: int, n_items: int) -> None:
         weights=dict.fromkeys(LARGE_SIGNALS, 1.0),
         cold_weights={"popularity": 1.0, "cohort": 1.0},
     )
-    print(f"  model in memory: {rss_mib() - start_mib:,.0f} MiB above the process start (graph + fitted signals)")
+    print(
+        f"  model in memory: {rss_mib() - start_mib:,.0f} MiB above the process start (graph + fitted signals)"
+    )
     sample = np.random.default_rng(1).choice(n_users, size=300, replace=False)
     report_serving(recommender, sample)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--skip-movielens", action="store_true")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--users", type=int, default=50_000)

@@ -74,8 +74,12 @@ def _catalogue(scale: ShopScale, rng: np.random.Generator) -> pd.DataFrame:
 
 
 def _interactions(
-    users: np.ndarray, per_user: float, items_by_category: list[np.ndarray], popularity: list[np.ndarray],
-    rng: np.random.Generator, categories: int,
+    users: np.ndarray,
+    per_user: float,
+    items_by_category: list[np.ndarray],
+    popularity: list[np.ndarray],
+    rng: np.random.Generator,
+    categories: int,
 ) -> pd.DataFrame:
     """(user, item) pairs: 80% from a user's two favourite categories, long-tailed items."""
     counts = np.maximum(1, rng.poisson(per_user, len(users)))
@@ -99,17 +103,49 @@ def generate_and_ingest(store: GraphStore, scale: ShopScale, seed: int = 0) -> i
     """Write the catalogue, then users and their interactions chunk by chunk."""
     rng = np.random.default_rng(seed)
     catalogue = _catalogue(scale, rng)
-    store.upsert_nodes("Brand", pd.DataFrame({"id": [f"B{i}" for i in range(scale.brands)], "name": [f"Brand {i}" for i in range(scale.brands)]}))
-    store.upsert_nodes("Category", pd.DataFrame({"id": [f"C{i}" for i in range(scale.categories)], "name": [f"Category {i}" for i in range(scale.categories)]}))
-    store.upsert_nodes("Material", pd.DataFrame({"id": [f"M{i}" for i in range(scale.materials)], "name": [f"Material {i}" for i in range(scale.materials)]}))
-    store.upsert_nodes("Item", catalogue[["id", "price"]].assign(kind="product", name="Product " + catalogue["id"]))
+    store.upsert_nodes(
+        "Brand",
+        pd.DataFrame(
+            {
+                "id": [f"B{i}" for i in range(scale.brands)],
+                "name": [f"Brand {i}" for i in range(scale.brands)],
+            }
+        ),
+    )
+    store.upsert_nodes(
+        "Category",
+        pd.DataFrame(
+            {
+                "id": [f"C{i}" for i in range(scale.categories)],
+                "name": [f"Category {i}" for i in range(scale.categories)],
+            }
+        ),
+    )
+    store.upsert_nodes(
+        "Material",
+        pd.DataFrame(
+            {
+                "id": [f"M{i}" for i in range(scale.materials)],
+                "name": [f"Material {i}" for i in range(scale.materials)],
+            }
+        ),
+    )
+    store.upsert_nodes(
+        "Item", catalogue[["id", "price"]].assign(kind="product", name="Product " + catalogue["id"])
+    )
     written = 0
-    links = (("HAS_BRAND", "Brand", "brand", "B"), ("IN_CATEGORY", "Category", "category", "C"), ("MADE_OF", "Material", "material", "M"))
+    links = (
+        ("HAS_BRAND", "Brand", "brand", "B"),
+        ("IN_CATEGORY", "Category", "category", "C"),
+        ("MADE_OF", "Material", "material", "M"),
+    )
     for rel_type, target, column, prefix in links:
         frame = pd.DataFrame({"from_id": catalogue["id"], "to_id": prefix + catalogue[column].astype(str)})
         written += store.upsert_relationships(rel_type, "Item", target, frame).created
 
-    items_by_category = [np.flatnonzero(catalogue["category"].to_numpy() == c) for c in range(scale.categories)]
+    items_by_category = [
+        np.flatnonzero(catalogue["category"].to_numpy() == c) for c in range(scale.categories)
+    ]
     popularity = []
     for pool in items_by_category:
         weights = 1.0 / np.arange(1, len(pool) + 1) ** 0.9
@@ -129,7 +165,10 @@ def generate_and_ingest(store: GraphStore, scale: ShopScale, seed: int = 0) -> i
                 }
             )
             written += store.upsert_relationships(rel_type, "User", "Item", frame).created
-        print(f"  ... {min(scale.users, start + scale.user_chunk):,} users, {written:,} relationships", flush=True)
+        print(
+            f"  ... {min(scale.users, start + scale.user_chunk):,} users, {written:,} relationships",
+            flush=True,
+        )
     return written
 
 
@@ -290,7 +329,9 @@ def in_fresh_process(task: Callable[..., StageResult], *args: Any) -> StageResul
 
 def machine() -> str:
     memory_kib = next(
-        int(row.split()[1]) for row in Path("/proc/meminfo").read_text().splitlines() if row.startswith("MemTotal:")
+        int(row.split()[1])
+        for row in Path("/proc/meminfo").read_text().splitlines()
+        if row.startswith("MemTotal:")
     )
     return f"{os.cpu_count()} CPU cores, {memory_kib / 2**20:.1f} GiB memory"
 
@@ -310,15 +351,21 @@ def markdown_table(rows: list[tuple[str, StageResult]]) -> str:
     lines = ["| stage | amount | wall s | cpu s | peak RSS MiB |", "|---|---|---:|---:|---:|"]
     for stage, r in rows:
         m = r.measurement
-        lines.append(f"| {stage} | {r.amount} | {m.seconds:,.1f} | {m.cpu_seconds:,.1f} | {m.peak_mib:,.0f} |")
+        lines.append(
+            f"| {stage} | {r.amount} | {m.seconds:,.1f} | {m.cpu_seconds:,.1f} | {m.peak_mib:,.0f} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=ShopScale.users)
     parser.add_argument("--items", type=int, default=ShopScale.items)
-    parser.add_argument("--workdir", type=Path, default=None, help="Keep the store here (default: a temp folder).")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="Keep the store here (default: a temp folder)."
+    )
     parser.add_argument("--dim", type=int, default=TrainOptions.embedding_dim)
     parser.add_argument("--negatives", type=int, default=TrainOptions.num_negs_per_pos)
     parser.add_argument("--batch", type=int, default=TrainOptions.batch_size)

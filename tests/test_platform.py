@@ -24,7 +24,7 @@ def test_the_readme_example_runs_and_matches_the_cli_verbs(tmp_path: Path) -> No
     shop = tmp_path / "shop"
     files = generate_shop(shop, ShopSize(users=60, items=40), seed=3)
     namespace = {"SHOP_FILES": files, "STORE": str(tmp_path / "graph"), "DATA_DIR": tmp_path / "kg-data"}
-    exec(compile(readme_example(), "README.md", "exec"), namespace)  # noqa: S102 -- the documented example
+    exec(compile(readme_example(), "README.md", "exec"), namespace)  # the documented example
     counts, top = namespace["counts"], namespace["top"]
     assert counts.nodes["User"] == 60 and counts.nodes["Item"] >= 40
     assert list(top.columns[:5]) == ["user", "rank", "item", "name", "score"] and len(top) == 5
