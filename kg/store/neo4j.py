@@ -46,7 +46,11 @@ from kg.store.base import (
 from kg.store.cypher_tokens import code_words
 from kg.store.read_only_guard import NEO4J_RULES, refuse_outside_access
 
-WRITE_CHUNK = 10_000
+# Rows per write transaction. 50,000 rather than 10,000: on 2 cores the upsert of
+# MovieLens' 100,000 ratings ran at 3,300 rels/s in 10k chunks and 6,000 in 50k chunks
+# (the per-transaction cost of planning and the existence checks dominates small chunks);
+# 50k-row transactions ran within the local server's 1.5 GB heap.
+WRITE_CHUNK = 50_000
 # Server notifications (an unknown label or property in an analyst's query, and the like)
 # are not errors, and the driver logs each one as a warning on stderr. They are silenced
 # here, on the driver side: server-side filtering (notifications_min_severity) needs Bolt
