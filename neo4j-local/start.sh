@@ -27,7 +27,11 @@ wait_ready() {  # $1 pid, $2 bolt port, $3 http port, $4 seconds; 0 when both an
     local pid="$1" deadline=$(( SECONDS + $4 ))
     while [ "$SECONDS" -lt "$deadline" ]; do
         kill -0 "$pid" 2>/dev/null || return 2
-        if nl_bolt_answers "$2" && nl_http_answers "$3"; then return 0; fi
+        # The ports answering is not enough: another server may hold a port chosen as
+        # free a moment ago. Only this run folder's own log saying "Started." proves
+        # that the answers come from the server we launched.
+        if nl_bolt_answers "$2" && nl_http_answers "$3" \
+           && grep -q 'INFO  Started\.' "$NL_RUN/logs/neo4j.log" 2>/dev/null; then return 0; fi
         sleep 0.5
     done
     return 1
