@@ -55,6 +55,7 @@ CHROMIUM_ARGS = [
 # The library query the browser test runs, and what the Browser sends with a guide fetch.
 QUERY = "customer-history"
 BROWSER_HEADERS = {"pragma": "no-cache", "cache-control": "no-cache"}
+WAIT_MS = 45_000  # for any one step of the Browser on a busy two-core machine
 
 
 def _missing(what: str) -> None:
@@ -214,7 +215,7 @@ def test_the_browser_opens_the_guide_and_runs_a_library_query_with_its_params(
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
+            page.set_default_timeout(WAIT_MS)
             try:
                 page.goto(f"{neo4j_server.NEO4J_HTTP}/browser/")
                 page.get_by_test_id("bolt-scheme-select").select_option("bolt://")
@@ -222,11 +223,13 @@ def test_the_browser_opens_the_guide_and_runs_a_library_query_with_its_params(
                 page.get_by_test_id("username").fill(neo4j_server.NEO4J_USER)
                 page.get_by_test_id("password").fill(neo4j_server.NEO4J_PASSWORD or "")
                 page.get_by_test_id("connect").click()
-                expect(page.get_by_text("You are connected as user")).to_be_visible()
+                expect(page.get_by_text("You are connected as user")).to_be_visible(timeout=WAIT_MS)
 
                 _run(page, f":guide {guide_server.url}")
                 drawer = page.get_by_test_id("guidesDrawer")
-                expect(drawer.get_by_text("kg-recommend: explore the shop graph")).to_be_visible()
+                expect(drawer.get_by_text("kg-recommend: explore the shop graph")).to_be_visible(
+                    timeout=WAIT_MS
+                )
                 page.get_by_test_id("pagination-2").click()
 
                 figure = _figure(drawer, query.text)
@@ -238,13 +241,15 @@ def test_the_browser_opens_the_guide_and_runs_a_library_query_with_its_params(
                 page.get_by_test_id("editor-Run").click()
                 # the Browser split the block into one command per line, and each succeeded
                 statements = _frame(page, ":param").get_by_test_id("multi-statement-list-title")
-                expect(statements).to_have_text([line.rstrip(";") for line in params.splitlines()])
+                expect(statements).to_have_text(
+                    [line.rstrip(";") for line in params.splitlines()], timeout=WAIT_MS
+                )
                 expect(statements.locator('[title="Status: success"]')).to_have_count(
-                    len(params.splitlines())
+                    len(params.splitlines()), timeout=WAIT_MS
                 )
                 _run(page, ":params")
                 expect(_frame(page, ":params").get_by_test_id("frameContents")).to_contain_text(
-                    '"user": "U00001"'
+                    '"user": "U00001"', timeout=WAIT_MS
                 )
                 shown = _frame(page, ":params").get_by_test_id("frameContents").inner_text()
                 assert re.search(r'"k":\s*25\b', shown), f"k is not the integer 25: {shown}"
@@ -252,7 +257,7 @@ def test_the_browser_opens_the_guide_and_runs_a_library_query_with_its_params(
                 figure.locator("pre.runnable").last.click()
                 page.get_by_test_id("editor-Run").click()
                 rows = _frame(page, query.text.split("\n", 1)[0]).get_by_test_id("frameContents")
-                expect(rows).to_contain_text("Browser Test Tent")
+                expect(rows).to_contain_text("Browser Test Tent", timeout=WAIT_MS)
                 expect(rows).to_contain_text("Browser Test Lamp")
                 assert "Somebody Else's Boot" not in rows.inner_text(), "the $user parameter was not applied"
             finally:
