@@ -4,10 +4,11 @@
 The shop graph, plus values that CSV makes hard (empty strings, empty lists, quotes,
 commas, newlines and the array delimiter inside strings, a key with a comma), is built in
 the embedded store and exported by the CLI. The command that the export writes to
-``import.sh`` runs unchanged (``neo4j-local/bin/neo4j-admin`` on PATH) into a fresh run
-folder; a second local server then serves that database (``NEO4J_LOCAL_KEEP_DATA=1``),
-``schema.cypher`` is applied over Bolt, and every node and relationship is read back with
-plain Cypher and compared with the source, property by property.
+``import.sh`` runs as written, ``/import`` read as the export folder
+(``neo4j-local/bin/neo4j-admin`` on PATH), into a fresh run folder; a second local
+server then serves that database (``NEO4J_LOCAL_KEEP_DATA=1``), ``schema.cypher`` is
+applied over Bolt, and every node and relationship is read back with plain Cypher and
+compared with the source, property by property.
 
 The importer reads an empty field as "no property". Empty strings are written quoted
 (``""``), which it keeps as empty strings; an array field has no such form (``""`` in a
