@@ -506,9 +506,17 @@ def _as_comparable(value: Any) -> Any:
 
 
 def _differs(new: Any, old: Any) -> bool:
-    if old is None or (isinstance(old, float) and math.isnan(old)) or old is pd.NA:
+    """Whether a given value differs from the stored one; a value not given (None, NaN,
+    pd.NA from a nullable column) never counts, a stored null always does."""
+    if _missing(new):
+        return False
+    if _missing(old):
         return True
     return bool(_as_comparable(new) != _as_comparable(old))
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _arrow_array(values: pd.Series, arrow_type: pa.DataType) -> pa.Array:
