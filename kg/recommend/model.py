@@ -140,6 +140,21 @@ class Recommender:
             yield self._top_items(chunk, history, k or self.k, allowed, explain, exclude=history)
             progress.advance(len(chunk))
 
+    def recommend_history(
+        self,
+        user: int,
+        history: sp.csr_matrix,
+        k: int | None = None,
+        allowed: np.ndarray | None = None,
+        *,
+        explain: bool = True,
+    ) -> pd.DataFrame:
+        """Top-k items for one user (a graph row, or ``NO_USER`` for a visitor the graph
+        does not know) from a given one-row history: `kg serve` folds in the events it
+        received since the fit, so they count (and are excluded) before the next refit.
+        ``allowed`` is an :meth:`ItemFilter.allowed` mask the caller may keep."""
+        return self._top_items(np.array([user]), history, k or self.k, allowed, explain, exclude=history)
+
     def similar_items(
         self,
         item_id: str,

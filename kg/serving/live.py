@@ -1,0 +1,210 @@
+"""The model a server answers with: the fitted recommender plus the events received since
+it was fitted, folded into each user's history so the very next request reflects them.
+
+The recommender and what belongs to it (segment members, filter masks) sit in one
+immutable :class:`Snapshot`; a request reads the snapshot reference once and uses only
+that, so a refit swaps the whole model in with one assignment and no request ever sees
+half of each. Folded events are keyed by user and item *id* (not row index), so they
+survive a swap to a model whose rows differ; the ones the new model was fitted on are
+dropped at the swap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kg.errors import NotFoundError
+from kg.recommend.audience import audience, resolve_target
+from kg.recommend.explain import Explanation
+from kg.recommend.filters import ItemFilter
+from kg.recommend.model import Recommender
+from kg.recommend.signals.base import NO_USER
+from kg.recommend.threads import single_threaded
+from kg.store.base import FROM_ID, TO_ID, GraphStore
+
+MASK_CACHE_SIZE = 256  # distinct filter combinations kept per model
+
+
+@dataclass
+class Snapshot:
+    """One fitted model and what was read with it; replaced whole, never changed."""
+
+    recommender: Recommender
+    segments: dict[str, frozenset[str]]  # segment id and name (casefolded) -> user ids
+    loaded_at: float = field(default_factory=time.time)
+    _masks: dict[ItemFilter, np.ndarray] = field(default_factory=dict)
+
+    def allowed(self, item_filter: ItemFilter | None) -> np.ndarray | None:
+        """The filter's item mask, computed once per model (it costs more than scoring)."""
+        if item_filter is None or not item_filter.active:
+            return None
+        mask = self._masks.get(item_filter)
+        if mask is None:
+            mask = item_filter.allowed(self.recommender.graph)
+            if len(self._masks) >= MASK_CACHE_SIZE:
+                self._masks.clear()
+            self._masks[item_filter] = mask
+        return mask
+
+
+@dataclass(frozen=True)
+class UserHistory:
+    """A user's row for scoring: graph row (or ``NO_USER``) and the history with events."""
+
+    user_id: str
+    row: int
+    history: sp.csr_matrix
+    folded: int
+
+    @property
+    def known(self) -> bool:
+        return self.row != NO_USER
+
+    @property
+    def cold(self) -> bool:
+        return self.history.nnz == 0
+
+
+def read_segments(store: GraphStore) -> dict[str, frozenset[str]]:
+    """Members of each Segment (``kg segment``), by segment id and by name, casefolded."""
+    if "IN_SEGMENT" not in store.schema.rels:
+        return {}
+    members: dict[str, set[str]] = {}
+    for batch in store.iter_relationships("IN_SEGMENT", properties=[]):
+        for user, segment in zip(batch[FROM_ID].astype(str), batch[TO_ID].astype(str), strict=True):
+            members.setdefault(segment, set()).add(user)
+    names = {}
+    for batch in store.iter_nodes("Segment", properties=["name"]):
+        names.update(zip(batch["id"].astype(str), batch["name"], strict=True))
+    found: dict[str, frozenset[str]] = {}
+    for segment, users in members.items():
+        frozen = frozenset(users)
+        found[segment.casefold()] = frozen
+        if isinstance(names.get(segment), str):
+            found.setdefault(names[segment].casefold(), frozen)
+    return found
+
+
+class LiveModel:
+    """The current snapshot and the events folded in since it was fitted."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+        self._lock = threading.Lock()
+        self._recent: dict[str, dict[str, int]] = {}  # user id -> item id -> sequence number
+        self._sequence = 0
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the served model was fitted."""
+        created = self._snapshot.recommender.created_at
+        fitted = datetime.fromisoformat(created).timestamp() if created else self._snapshot.loaded_at
+        return max(0.0, time.time() - fitted)
+
+    @property
+    def folded(self) -> int:
+        return sum(len(items) for items in self._recent.values())
+
+    # ------------------------------------------------------------------ events
+    def check_items(self, item_ids: Iterable[str]) -> None:
+        """NotFoundError naming the first item the served catalogue does not have."""
+        graph = self._snapshot.recommender.graph
+        for item_id in item_ids:
+            graph.item_index(item_id)
+
+    def fold(self, interactions: Iterable[tuple[str, str]]) -> int:
+        """Add (user, item) pairs to the users' histories now; the sequence number of the last."""
+        with self._lock:
+            for user_id, item_id in interactions:
+                self._sequence += 1
+                self._recent.setdefault(user_id, {})[item_id] = self._sequence
+            return self._sequence
+
+    def swap(self, snapshot: Snapshot, fitted_through: int) -> None:
+        """Serve ``snapshot`` from now on; events up to ``fitted_through`` are in its graph."""
+        with self._lock:
+            kept = {
+                user: {item: seq for item, seq in items.items() if seq > fitted_through}
+                for user, items in self._recent.items()
+            }
+            self._recent = {user: items for user, items in kept.items() if items}
+            self._snapshot = snapshot
+
+    def history(self, snapshot: Snapshot, user_id: str) -> UserHistory:
+        graph = snapshot.recommender.graph
+        row = graph.user_index(user_id) if graph.has_user(user_id) else NO_USER
+        base = graph.matrix[row] if row != NO_USER else sp.csr_matrix((1, graph.n_items), dtype=np.float32)
+        recent = [graph.item_index(i) for i in self._recent.get(user_id, {}).copy() if graph.has_item(i)]
+        if not recent:
+            return UserHistory(user_id, row, base, 0)
+        added = sp.csr_matrix(
+            (np.ones(len(recent), np.float32), (np.zeros(len(recent), int), recent)), shape=base.shape
+        )
+        history = (base + added).tocsr()
+        history.data[:] = 1.0
+        return UserHistory(user_id, row, history, len(recent))
+
+    # ------------------------------------------------------------------ questions
+    def recommend(
+        self, user_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool
+    ) -> tuple[Snapshot, UserHistory, pd.DataFrame]:
+        snapshot = self._snapshot
+        user = self.history(snapshot, user_id)
+        frame = snapshot.recommender.recommend_history(
+            user.row, user.history, k, snapshot.allowed(item_filter), explain=explain
+        )
+        return snapshot, user, frame
+
+    def similar(
+        self, item_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool
+    ) -> tuple[Snapshot, pd.DataFrame]:
+        snapshot = self._snapshot
+        return snapshot, snapshot.recommender.similar_items(item_id, k, item_filter, explain=explain)
+
+    def explain(self, user_id: str, item_id: str) -> tuple[Snapshot, UserHistory, Explanation]:
+        snapshot = self._snapshot
+        recommender = snapshot.recommender
+        item = recommender.graph.item_index(item_id)
+        user = self.history(snapshot, user_id)
+        with single_threaded():
+            _, signals, is_cold = recommender.fused_scores(np.array([user.row]), user.history)
+            weights = recommender.cold_weights if is_cold[0] else recommender.weights
+            row = user.row if user.known else None
+            return snapshot, user, recommender.explain_item(row, user.history[0], item, signals, weights)
+
+    def audience(
+        self, target: str, segment: str | None, k: int, *, explain: bool
+    ) -> tuple[Snapshot, str, pd.DataFrame]:
+        """The users to target for an item or attribute; within one segment when given
+        (audiences read the histories the model was fitted on)."""
+        snapshot = self._snapshot
+        recommender = snapshot.recommender
+        description = resolve_target(recommender.graph, target).description
+        if segment is None:
+            return snapshot, description, audience(recommender, target, k, explain=explain)
+        members = snapshot.segments.get(segment.casefold())
+        if members is None:
+            known = ", ".join(sorted(snapshot.segments)[:10]) or "none: run `kg segment` first"
+            raise NotFoundError(f"No segment {segment!r}; known segments: {known}.")
+        everyone = audience(recommender, target, recommender.graph.n_users, explain=False)
+        frame = everyone[everyone["user"].astype(str).isin(members)].head(k).reset_index(drop=True)
+        frame["rank"] = np.arange(1, len(frame) + 1)
+        if explain:
+            graph = recommender.graph
+            frame["reason"] = [
+                recommender.explain(graph.user_index(u), graph.item_index(i)).reason
+                for u, i in zip(frame["user"], frame["item"], strict=True)
+            ]
+        return snapshot, f"{description} in segment {segment}", frame
