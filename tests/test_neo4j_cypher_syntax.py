@@ -28,7 +28,7 @@ from kg.schema import Schema
 from kg.store.neo4j_cypher import EXAMPLE_VECTOR, adapter_statements
 
 CHECK_DIR = Path(__file__).parent / "cypher_check"
-ADAPTER_PARAMS = {"rows": [{"id": "x"}], "ids": ["x"], "n": 1, "name": "x"}
+ADAPTER_PARAMS = {"columns": {"id": ["x"]}, "ids": ["x"], "n": 1, "name": "x"}
 
 
 @pytest.fixture(scope="session")

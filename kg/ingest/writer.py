@@ -153,7 +153,7 @@ def _resolve_dangling(
         key = (batch.source or batch.rel_type, batch.rel_type, label)
         known_dangling = report.dangling_ids[key]
         wanted = rows[column].astype(str).unique()
-        missing = set(wanted) - store.existing_node_ids(label, wanted)
+        missing = store.missing_node_ids(label, wanted)
         dangling_rows = rows[column].isin(missing | known_dangling)
         if not dangling_rows.any():
             continue

@@ -113,6 +113,13 @@ class GraphStore(ABC):
     def existing_node_ids(self, label: str, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` that exist as ``label`` nodes."""
 
+    def missing_node_ids(self, label: str, ids: Iterable[str]) -> set[str]:
+        """The subset of ``ids`` with no ``label`` node: the endpoint check before a
+        relationship batch. A store whose round trips cost per returned row answers it
+        without sending the (usually all) existing ids back."""
+        wanted = {str(i) for i in ids}
+        return wanted - self.existing_node_ids(label, wanted)
+
     @abstractmethod
     def iter_nodes(
         self,
@@ -212,27 +219,27 @@ def declare_written_properties(schema: Schema, label: str, rows: pd.DataFrame) -
     return names
 
 
-def records_for_driver(rows: pd.DataFrame, types: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Plain Python dicts with ``None`` for missing values (NaN/NaT/pd.NA).
+def columns_for_driver(rows: pd.DataFrame, types: dict[str, str] | None = None) -> dict[str, list[Any]]:
+    """Each column as a list of plain Python values, ``None`` for missing ones (NaN/NaT/pd.NA).
 
     ``types`` (column -> declared schema type) casts each value to its declared type: a
     pandas INT64 column with a gap is float (``31.0``) and a DOUBLE column of whole
     numbers may be int, and a server stores exactly the Python type it receives."""
-    cleaned = rows.astype(object).where(pd.notna(rows), None) if not rows.empty else rows
-    records = cleaned.to_dict("records")
-    casts = {
-        column: _CASTS[kind] for column, kind in (types or {}).items() if kind in _CASTS and column in rows
-    }
-    for record in records:
-        for key, value in record.items():
+    columns: dict[str, list[Any]] = {}
+    for column in rows.columns:
+        values = rows[column]
+        cast = _CASTS.get((types or {}).get(column, ""))
+        plain = values.astype(object).where(values.notna(), None).tolist()
+        for position, value in enumerate(plain):
             if isinstance(value, np.ndarray):
                 value = value.tolist()
             elif isinstance(value, np.generic):
                 value = value.item()
-            if value is not None and key in casts:
-                value = casts[key](key, value)
-            record[key] = value
-    return records
+            if value is not None and cast is not None:
+                value = cast(column, value)
+            plain[position] = value
+        columns[str(column)] = plain
+    return columns
 
 
 def _to_int(name: str, value: Any) -> int:

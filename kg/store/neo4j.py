@@ -1,9 +1,9 @@
 """Neo4j 5 graph store over the official ``neo4j`` driver.
 
 Works with a single server (``bolt://``), a cluster or Aura (``neo4j://``, ``neo4j+s://``
-routing URIs; ``+s``/``+ssc`` for TLS) and any database name. Writes are ``UNWIND $rows``
-batches with ``MERGE`` on uniquely-constrained keys, so an upsert is idempotent and safe
-to repeat. The statements themselves live in :mod:`kg.store.neo4j_cypher`.
+routing URIs; ``+s``/``+ssc`` for TLS) and any database name. Writes are ``UNWIND``
+batches (one list per column) with ``MERGE`` on uniquely-constrained keys, so an upsert
+is idempotent and safe to repeat. The statements themselves live in :mod:`kg.store.neo4j_cypher`.
 
 On first connection the adapter creates a uniqueness constraint per keyed label; when a
 float-list property (an embedding) is written back, it creates a cosine vector index on
@@ -38,10 +38,10 @@ from kg.store.base import (
     GraphCounts,
     GraphStore,
     UpsertResult,
+    columns_for_driver,
     declare_written_properties,
     prepare_node_batch,
     prepare_rel_batch,
-    records_for_driver,
 )
 from kg.store.cypher_tokens import code_words
 from kg.store.read_only_guard import NEO4J_RULES, refuse_outside_access
@@ -169,13 +169,13 @@ class Neo4jStore(GraphStore):
         records: list[neo4j.Record] = []
         created = {"nodes": 0, "relationships": 0}
 
-        def work(tx: neo4j.ManagedTransaction, chunk: list[dict[str, Any]]) -> tuple[list[neo4j.Record], Any]:
-            result = tx.run(cypher, rows=chunk)  # a retried transaction runs this again: no side effects
+        def work(tx: neo4j.ManagedTransaction, chunk: dict[str, list[Any]]) -> tuple[list[neo4j.Record], Any]:
+            result = tx.run(cypher, columns=chunk)  # a retried transaction runs this again: no side effects
             return list(result), result.consume().counters
 
         with self._session() as session:
             for start in range(0, len(rows), WRITE_CHUNK):
-                chunk = records_for_driver(rows.iloc[start : start + WRITE_CHUNK], types)
+                chunk = columns_for_driver(rows.iloc[start : start + WRITE_CHUNK], types)
                 try:
                     chunk_records, counters = session.execute_write(work, chunk)
                 except ClientError as exc:
@@ -190,8 +190,7 @@ class Neo4jStore(GraphStore):
     def _require_endpoints(self, rel_type: str, from_label: str, to_label: str, rows: pd.DataFrame) -> None:
         """Refuse a batch whose endpoints are not all there, before anything is written."""
         for label, column in ((from_label, FROM_ID), (to_label, TO_ID)):
-            wanted = set(rows[column])
-            missing = sorted(wanted - self.existing_node_ids(label, wanted))
+            missing = sorted(self.missing_node_ids(label, rows[column].unique()))
             if missing:
                 raise InputError(
                     f"{len(missing)} {rel_type} rows point at {label} nodes that do not exist "
@@ -357,7 +356,7 @@ class Neo4jStore(GraphStore):
 
         def work(tx: neo4j.ManagedTransaction, ids: list[str], chunk: pd.DataFrame) -> None:
             tx.run(delete, ids=ids).consume()
-            tx.run(create, rows=records_for_driver(chunk, types)).consume()
+            tx.run(create, columns=columns_for_driver(chunk, types)).consume()
 
         with self._session() as session:
             for ids, chunk in _whole_groups(rows, FROM_ID, WRITE_CHUNK):
@@ -378,6 +377,17 @@ class Neo4jStore(GraphStore):
                 return deleted
 
     # ------------------------------------------------------------------ reads
+    def missing_node_ids(self, label: str, ids: Iterable[str]) -> set[str]:
+        key = self.schema.node(label).key
+        wanted = sorted({str(i) for i in ids})
+        missing: set[str] = set()
+        for start in range(0, len(wanted), WRITE_CHUNK):
+            result = self._execute(
+                cy.missing_node_ids(label, key), {"ids": wanted[start : start + WRITE_CHUNK]}, read=True
+            )
+            missing.update(r["id"] for r in result.records)
+        return missing
+
     def existing_node_ids(self, label: str, ids: Iterable[str]) -> set[str]:
         key = self.schema.node(label).key
         wanted = [str(i) for i in ids]

@@ -5,7 +5,8 @@ Keeping the statements here, apart from the driver code, makes them enumerable:
 schema, so a test can check all of them with a real Neo4j 5 Cypher parser.
 
 Only schema-validated identifiers are interpolated (in backticks); values are always
-parameters: ``$rows`` (a list of maps), ``$ids`` (a list of keys), ``$n``, ``$name``.
+parameters: ``$columns`` (a map of equally long lists, one per column), ``$ids`` (a list
+of keys), ``$n``, ``$name``.
 """
 
 from __future__ import annotations
@@ -100,12 +101,20 @@ def _changes(variable: str, properties: Sequence[str]) -> str:
     return " OR ".join(tests) if tests else "false"
 
 
+def _unwind_rows(columns: Sequence[str]) -> str:
+    """Bind ``row`` to each row of ``$columns``. Rows travel as one list per column: a
+    list of maps repeats every key in every row, which the driver packs and the server
+    parses once per row (a third of the client's CPU on a 200,000-row batch)."""
+    fields = ", ".join(f"{q(c)}: $columns[{lit(c)}][i]" for c in columns)
+    return f"UNWIND range(0, size($columns[{lit(columns[0])}]) - 1) AS i WITH {{{fields}}} AS row "
+
+
 def upsert_nodes(label: str, key: str, properties: Sequence[str]) -> str:
     """MERGE on the key; a null in a row keeps the stored value (``coalesce``). Counts rows
     that changed a stored node; how many nodes were new comes from the summary counters."""
     sets = "".join(f" SET n.{q(p)} = coalesce(row[{lit(p)}], n.{q(p)})" for p in properties)
     return (
-        f"UNWIND $rows AS row OPTIONAL MATCH (old:{q(label)} {{{q(key)}: row[{lit(key)}]}}) "
+        f"{_unwind_rows([key, *properties])}OPTIONAL MATCH (old:{q(label)} {{{q(key)}: row[{lit(key)}]}}) "
         f"WITH row, old IS NOT NULL AND ({_changes('old', properties)}) AS changed "
         f"MERGE (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}){sets} "
         "RETURN count(*) AS total, sum(CASE WHEN changed THEN 1 ELSE 0 END) AS changed"
@@ -127,7 +136,7 @@ def upsert_relationships(
     that changed a stored relationship; new ones come from the summary counters."""
     sets = "".join(f" SET r.{q(p)} = coalesce(row[{lit(p)}], r.{q(p)})" for p in properties)
     return (
-        "UNWIND $rows AS row "
+        f"{_unwind_rows([FROM_ID, TO_ID, *properties])}"
         f"{_match_endpoints(from_label, from_key, to_label, to_key)} "
         f"OPTIONAL MATCH (a)-[old:{q(rel_type)}]->(b) "
         f"WITH a, b, row, old IS NOT NULL AND ({_changes('old', properties)}) AS changed "
@@ -139,7 +148,7 @@ def upsert_relationships(
 def set_node_properties(label: str, key: str, properties: Sequence[str]) -> str:
     """Write-back: the row's values replace the stored ones."""
     sets = ", ".join(f"n.{q(p)} = row[{lit(p)}]" for p in properties)
-    return f"UNWIND $rows AS row MATCH (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}) SET {sets} RETURN count(*) AS n"
+    return f"{_unwind_rows([key, *properties])}MATCH (n:{q(label)} {{{q(key)}: row[{lit(key)}]}}) SET {sets} RETURN count(*) AS n"
 
 
 def delete_outgoing(rel_type: str, from_label: str, from_key: str) -> str:
@@ -153,7 +162,7 @@ def create_relationships(
     """Second half of a replace: plain CREATE (the old edges are gone)."""
     sets = "".join(f" SET r.{q(p)} = row[{lit(p)}]" for p in properties)
     return (
-        "UNWIND $rows AS row "
+        f"{_unwind_rows([FROM_ID, TO_ID, *properties])}"
         f"{_match_endpoints(from_label, from_key, to_label, to_key)} "
         f"CREATE (a)-[r:{q(rel_type)}]->(b){sets}"
     )
@@ -166,6 +175,11 @@ def delete_relationships_batch(rel_type: str) -> str:
 
 
 # ---------------------------------------------------------------------- reads
+def missing_node_ids(label: str, key: str) -> str:
+    """The ids of ``$ids`` with no node: usually none, so almost nothing comes back."""
+    return f"UNWIND $ids AS id WITH id WHERE NOT EXISTS {{ MATCH (n:{q(label)} {{{q(key)}: id}}) }} RETURN id"
+
+
 def existing_node_ids(label: str, key: str) -> str:
     return f"UNWIND $ids AS id MATCH (n:{q(label)} {{{q(key)}: id}}) RETURN n.{q(key)} AS id"
 
@@ -219,6 +233,7 @@ def adapter_statements(schema: Schema) -> Iterator[tuple[str, str]]:
         if props:
             yield f"set properties {label}", set_node_properties(label, node.key, props)
         yield f"existing ids {label}", existing_node_ids(label, node.key)
+        yield f"missing ids {label}", missing_node_ids(label, node.key)
         yield f"stream {label}", stream_nodes(label, node.key, props)
         yield f"count {label}", count_nodes(label)
     for rel_type, rel in sorted(schema.rels.items()):
