@@ -55,6 +55,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         504: "The request took longer than the server's timeout.",
     }.items()
 }
+# The same errors for a route whose own responses are not JSON (/metrics): errors still are.
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": error["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for status, error in ERRORS.items()
+}
 STATUS_OF: dict[type[KGError], int] = {NotFoundError: 404, StoreError: 503}
 
 
@@ -234,7 +242,7 @@ def create_app(server: Server) -> FastAPI:
         "/metrics",
         dependencies=read,
         response_class=PlainTextResponse,
-        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **JSON_ERRORS},
     )
     def metrics() -> PlainTextResponse:
         """Prometheus text format: requests, latency, model age, events applied and written."""
