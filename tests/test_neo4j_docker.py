@@ -47,6 +47,19 @@ def test_no_password_in_the_repository_and_every_variable_documented() -> None:
     assert kg["depends_on"]["neo4j"]["condition"] == "service_healthy"
 
 
+def test_compose_serves_the_api_on_localhost_with_keys_from_the_env_file() -> None:
+    text = (DOCKER / "compose.yml").read_text("utf-8")
+    serve = _compose()["services"]["kg-serve"]
+    assert serve["command"][:1] == ["serve"] and "--host" in serve["command"]
+    assert serve["ports"] == ["127.0.0.1:8080:8080"]  # published on this machine only
+    env = serve["environment"]
+    assert env["KG_STORE"] == "bolt://neo4j:7687"
+    assert "${KG_API_KEYS:?" in text  # no key, no server: compose refuses to start it
+    assert {"KG_API_KEYS", "KG_API_WRITE_KEYS", "KG_CORS_ORIGINS"} <= set(env)
+    assert serve["depends_on"]["neo4j"]["condition"] == "service_healthy"
+    assert "/health" in " ".join(serve["healthcheck"]["test"])
+
+
 def test_the_guide_is_current_and_every_runnable_block_is_a_library_query_or_param() -> None:
     assert GUIDE_FILE.read_text("utf-8") == render_guide(), "run: python -m cypher.guide"
 
