@@ -22,8 +22,11 @@ from kg.store import GraphStore
 COLUMNS = ["head", "relation", "tail"]
 # Relationship types written by models (recommendations, segments) or that hold
 # unconfirmed candidates (entity-resolution SAME_AS): training on them would feed a model
-# its own output or guesses.
-DERIVED_RELATIONS = frozenset({"RECOMMENDED", "IN_SEGMENT", "SAME_AS"})
+# its own output or guesses. Marketing records (messages, campaign audiences and
+# outcomes) reach training as the interactions `kg campaign report --feedback` writes.
+DERIVED_RELATIONS = frozenset(
+    {"RECOMMENDED", "IN_SEGMENT", "SAME_AS", "FOR", "PROMOTES", "TARGETS", "IMPRESSED", "CLICKED", "CONVERTED"}
+)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,7 @@ class OpenAIBackend:
     retries and exponential backoff on timeouts, 429 and 5xx answers."""
 
     name = "openai"
+    system_prompt = SYSTEM_PROMPT  # `kg copy` sets its own
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         base_url = settings.llm_url or os.environ.get("OPENAI_BASE_URL")
@@ -146,7 +147,7 @@ class OpenAIBackend:
             base_url=base_url.rstrip("/"), headers=headers, timeout=settings.llm_timeout
         )
         self._complete = retry(
-            retry=retry_if_exception(_retryable),
+            retry=retry_if_exception(retryable),
             wait=wait_exponential(multiplier=settings.llm_backoff, max=30),
             stop=stop_after_attempt(settings.llm_retries),
             reraise=True,
@@ -167,7 +168,7 @@ class OpenAIBackend:
             json={
                 "model": self.model,
                 "messages": [
-                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "system", "content": self.system_prompt},
                     {"role": "user", "content": prompt},
                 ],
                 "temperature": 0,
@@ -184,7 +185,8 @@ class OpenAIBackend:
         return (text or "").strip() or facts_of(prompt)
 
 
-def _retryable(exc: BaseException) -> bool:
+def retryable(exc: BaseException) -> bool:
+    """A timeout, a dropped connection, 429 or 5xx: worth another try after a wait."""
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code == 429 or exc.response.status_code >= 500
     return isinstance(exc, httpx.TransportError)

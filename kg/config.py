@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from kg.errors import ConfigError
+from kg.marketing.settings import MarketingSettings
 
 NEO4J_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 DEFAULT_CONFIG_FILE = Path("kg.toml")
@@ -200,6 +201,7 @@ class Settings(BaseSettings):
     extract: ExtractSettings = ExtractSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     recommend: RecommendSettings = RecommendSettings()
+    marketing: MarketingSettings = MarketingSettings()
 
     @field_validator("store")
     @classmethod

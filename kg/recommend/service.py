@@ -36,6 +36,9 @@ MODEL_FILE = "recommender.joblib"
 # Settings the fitted model does not depend on: how many items a command shows (``k``) and
 # what only `kg evaluate` reads. Changing them must neither refit nor change results.
 NOT_FITTED_ON = frozenset({"k", "test_fraction", "baselines"})
+# Labels the recommender never reads: writing segments, documents, messages or campaigns
+# must not make it refit.
+NOT_READ_LABELS = frozenset({"Segment", "Document", "Message", "Campaign"})
 
 
 def model_path(settings: Settings) -> Path:
@@ -76,7 +79,7 @@ def recommender_fingerprint(
     counts = store.counts()
     payload = {
         "store": settings.store,
-        "nodes": {label: n for label, n in counts.nodes.items() if label not in ("Segment", "Document")},
+        "nodes": {label: n for label, n in counts.nodes.items() if label not in NOT_READ_LABELS},
         "relationships": {rel: counts.relationships.get(rel, 0) for rel in sorted(rels)},
         "recommend": config.model_dump(mode="json", exclude=set(NOT_FITTED_ON)),
         "embeddings": settings.embeddings.model_dump(mode="json"),
