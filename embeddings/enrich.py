@@ -237,23 +237,22 @@ def enrich_store(
     nodes["vector"] = list(vectors)
     stamp = FACTS_VERSION if describer.name == "template" else f"{FACTS_VERSION}+{PROMPT_VERSION}"
     model_name = describer.name if describer.name == "template" else f"{describer.name}:{describer.model}"
-    progress.start("Writing node text", total=len(nodes))
-    for label, group in nodes.groupby("label", sort=True):
-        for start in range(0, len(group), WRITE_BATCH):
-            chunk = group.iloc[start : start + WRITE_BATCH]
-            rows = pd.DataFrame(
-                {
-                    "id": chunk["id"].to_numpy(),
-                    NODE_TEXT: chunk["text"].to_numpy(),
-                    "node_text_model": model_name,
-                    "node_text_prompt": stamp,
-                    TEXT_EMBEDDING: [v.astype(float).tolist() for v in chunk["vector"]],
-                }
-            )
-            store.set_node_properties(str(label), rows)
-            progress.advance(len(chunk))
-        report.nodes[str(label)] = len(group)
-    progress.finish()
+    with progress.task("Writing node text", total=len(nodes)):
+        for label, group in nodes.groupby("label", sort=True):
+            for start in range(0, len(group), WRITE_BATCH):
+                chunk = group.iloc[start : start + WRITE_BATCH]
+                rows = pd.DataFrame(
+                    {
+                        "id": chunk["id"].to_numpy(),
+                        NODE_TEXT: chunk["text"].to_numpy(),
+                        "node_text_model": model_name,
+                        "node_text_prompt": stamp,
+                        TEXT_EMBEDDING: [v.astype(float).tolist() for v in chunk["vector"]],
+                    }
+                )
+                store.set_node_properties(str(label), rows)
+                progress.advance(len(chunk))
+            report.nodes[str(label)] = len(group)
     report.model_calls = describer.calls
     report.seconds = round(time.perf_counter() - started, 2)
     return report
@@ -275,18 +274,17 @@ def _describe(
     report.descriptions_cached = len(prompts) - sum(1 for k in keys if k not in known)
     report.descriptions_new = len(todo)
     if todo:
-        progress.start(f"Describing nodes ({describer.name})", total=len(todo))
-        for start in range(0, len(todo), max(1, batch_size)):
-            batch = todo[start : start + batch_size]
-            answers = describer.describe(batch)
-            fresh = {
-                content_key(describer.name, describer.model, PROMPT_VERSION, p): a
-                for p, a in zip(batch, answers, strict=True)
-            }
-            cache.put_texts(fresh)
-            known.update(fresh)
-            progress.advance(len(batch))
-        progress.finish()
+        with progress.task(f"Describing nodes ({describer.name})", total=len(todo)):
+            for start in range(0, len(todo), max(1, batch_size)):
+                batch = todo[start : start + batch_size]
+                answers = describer.describe(batch)
+                fresh = {
+                    content_key(describer.name, describer.model, PROMPT_VERSION, p): a
+                    for p, a in zip(batch, answers, strict=True)
+                }
+                cache.put_texts(fresh)
+                known.update(fresh)
+                progress.advance(len(batch))
     return [known[k] for k in keys]
 
 
@@ -305,14 +303,13 @@ def _encode(
     report.vectors_cached = len(texts) - sum(1 for k in keys if k not in known)
     report.vectors_new = len(todo)
     if todo:
-        progress.start("Encoding node text", total=len(todo))
-        chunk_size = max(batch_size, 1) * 8
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start : start + chunk_size]
-            vectors = encode_texts(chunk, model=text_model, batch_size=batch_size)
-            fresh = {content_key(text_model, t): v for t, v in zip(chunk, vectors, strict=True)}
-            cache.put_vectors(fresh)
-            known.update(fresh)
-            progress.advance(len(chunk))
-        progress.finish()
+        with progress.task("Encoding node text", total=len(todo)):
+            chunk_size = max(batch_size, 1) * 8
+            for start in range(0, len(todo), chunk_size):
+                chunk = todo[start : start + chunk_size]
+                vectors = encode_texts(chunk, model=text_model, batch_size=batch_size)
+                fresh = {content_key(text_model, t): v for t, v in zip(chunk, vectors, strict=True)}
+                cache.put_vectors(fresh)
+                known.update(fresh)
+                progress.advance(len(chunk))
     return np.vstack([known[k] for k in keys])

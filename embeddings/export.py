@@ -25,7 +25,17 @@ COLUMNS = ["head", "relation", "tail"]
 # its own output or guesses. Marketing records (messages, campaign audiences and
 # outcomes) reach training as the interactions `kg campaign report --feedback` writes.
 DERIVED_RELATIONS = frozenset(
-    {"RECOMMENDED", "IN_SEGMENT", "SAME_AS", "FOR", "PROMOTES", "TARGETS", "IMPRESSED", "CLICKED", "CONVERTED"}
+    {
+        "RECOMMENDED",
+        "IN_SEGMENT",
+        "SAME_AS",
+        "FOR",
+        "PROMOTES",
+        "TARGETS",
+        "IMPRESSED",
+        "CLICKED",
+        "CONVERTED",
+    }
 )
 
 
@@ -59,12 +69,11 @@ def export_triples(
     progress = progress or SilentProgress()
     chosen = training_relations(store, relations)
     counts = store.counts().relationships
-    progress.start("Exporting triples", total=sum(counts.get(r, 0) for r in chosen) or None)
-    frames = []
-    for batch in store.iter_triples(chosen):
-        frames.append(batch)
-        progress.advance(len(batch))
-    progress.finish()
+    with progress.task("Exporting triples", total=sum(counts.get(r, 0) for r in chosen) or None):
+        frames = []
+        for batch in store.iter_triples(chosen):
+            frames.append(batch)
+            progress.advance(len(batch))
     if not frames:
         raise InputError(
             f"The graph has no {', '.join(chosen)} relationships to train on; load data with `kg ingest` "
@@ -122,6 +131,12 @@ def split_triples(
     )
 
 
+def check_holdout_mode(mode: str) -> None:
+    """Refuse a holdout mode other than ``leave-one-out`` and ``ratio`` (before any work)."""
+    if mode not in ("leave-one-out", "ratio"):
+        raise InputError(f"Holdout mode {mode!r} must be 'leave-one-out' or 'ratio'.")
+
+
 def holdout_interactions(
     triples: pd.DataFrame,
     relation: str,
@@ -135,8 +150,7 @@ def holdout_interactions(
     (``leave-one-out``) or a share per user (``ratio``). Users with fewer than
     ``min_interactions`` keep all theirs, and an item is never held out entirely, so
     every entity stays in the remaining triples. Returns ``(remaining, held_out)``."""
-    if mode not in ("leave-one-out", "ratio"):
-        raise InputError(f"Holdout mode {mode!r} must be 'leave-one-out' or 'ratio'.")
+    check_holdout_mode(mode)
     if not 0 < ratio < 1:
         raise InputError(f"Holdout ratio {ratio} must be between 0 and 1.")
     rng = np.random.default_rng(seed)

@@ -85,15 +85,16 @@ def encode_texts(
     if not texts:
         return np.zeros((0, dim or 0), dtype=np.float32)
     progress = progress or SilentProgress()
-    progress.start("Encoding node text", total=len(texts))
-    rows = []
-    for start in range(0, len(texts), batch_size):
-        chunk = [str(t) for t in texts[start : start + batch_size]]
-        rows.append(
-            encoder.encode(chunk, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
-        )
-        progress.advance(len(chunk))
-    progress.finish()
+    with progress.task("Encoding node text", total=len(texts)):
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            chunk = [str(t) for t in texts[start : start + batch_size]]
+            rows.append(
+                encoder.encode(
+                    chunk, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
+                )
+            )
+            progress.advance(len(chunk))
     return np.vstack(rows).astype(np.float32, copy=False)
 
 

@@ -127,11 +127,14 @@ def train_on_splits(
     )
     reporter = progress or SilentProgress()
     label = f"Training {recipe.model}{' + text' if features is not None else ''} on {target.type}"
-    reporter.start(label, total=recipe.num_epochs)
     clock = _EpochClock(reporter)
     eval_batch = evaluation_batch_size(recipe, len(entity_to_id))
     started = time.perf_counter()
-    with _training_context(), _best_weights_file(checkpoint) as best_weights:
+    with (
+        reporter.task(label, total=recipe.num_epochs),
+        _training_context(),
+        _best_weights_file(checkpoint) as best_weights,
+    ):
         stopper = None
         if validation.num_triples:
             stopper = _early_stopper(kge, training, validation, recipe, eval_batch, seed, best_weights)
@@ -155,7 +158,6 @@ def train_on_splits(
             random_seed=seed,
             device=target,
         )
-    reporter.finish()
     epochs = len(result.losses)
     metrics = metrics_from_result(result.metric_results)
     metrics.update(

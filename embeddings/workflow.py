@@ -15,7 +15,13 @@ from typing import Any, Literal
 from embeddings.artifact import TrainedModel
 from embeddings.checkpoints import check_checkpoint, partial_path
 from embeddings.evaluate import holdout_metrics
-from embeddings.export import export_triples, holdout_interactions, split_triples, triples_fingerprint
+from embeddings.export import (
+    check_holdout_mode,
+    export_triples,
+    holdout_interactions,
+    split_triples,
+    triples_fingerprint,
+)
 from embeddings.recipes import resolve_recipe
 from embeddings.runs import find_run_by_key, load_model, save_run
 from embeddings.text import text_features
@@ -66,6 +72,8 @@ def train_from_store(
     config = settings.embeddings
     name = model or config.model
     recipe = resolve_recipe(name, overrides)  # fail on bad options before any work
+    if holdout:
+        check_holdout_mode(holdout)
     triples = export_triples(store, config.relations, progress=progress)
     check_triples(triples)
     fingerprint = triples_fingerprint(triples)

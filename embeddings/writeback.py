@@ -39,11 +39,10 @@ def write_entity_embeddings(
         if label in store.schema.nodes:
             by_label[label].append(key)
     written: dict[str, int] = {}
-    progress.start(f"Writing {prop}", total=sum(len(v) for v in by_label.values()))
-    for label, keys in sorted(by_label.items()):
-        vectors = trained.entity_embeddings([f"{label}:{k}" for k in keys])
-        written[label] = _write(store, label, keys, vectors, prop, trained.run_id, progress)
-    progress.finish()
+    with progress.task(f"Writing {prop}", total=sum(len(v) for v in by_label.values())):
+        for label, keys in sorted(by_label.items()):
+            vectors = trained.entity_embeddings([f"{label}:{k}" for k in keys])
+            written[label] = _write(store, label, keys, vectors, prop, trained.run_id, progress)
     if trained.text_aware:
         for label, count in write_text_only_embeddings(store, trained).items():
             written[f"{label} (from text)"] = count

@@ -7,7 +7,7 @@ tests and notebooks pass nothing and get the silent default.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from rich.console import Console
@@ -23,25 +23,24 @@ from rich.progress import (
 
 
 class ProgressReporter(Protocol):
-    """Receives the size of a task up front and increments as work is done."""
+    """Shows one task at a time: ``with reporter.task("Ingesting x", total): ... advance(n)``.
 
-    def start(self, description: str, total: float | None) -> None: ...
+    The task is a context manager so that it ends however the work ends (a ``finally``
+    in one place instead of a ``finish()`` after every loop)."""
+
+    def task(self, description: str, total: float | None) -> AbstractContextManager[None]: ...
 
     def advance(self, amount: float = 1) -> None: ...
-
-    def finish(self) -> None: ...
 
 
 class SilentProgress:
     """The default reporter: does nothing."""
 
-    def start(self, description: str, total: float | None) -> None:
-        pass
+    @contextmanager
+    def task(self, description: str, total: float | None) -> Iterator[None]:
+        yield
 
     def advance(self, amount: float = 1) -> None:
-        pass
-
-    def finish(self) -> None:
         pass
 
 
@@ -61,20 +60,21 @@ class RichProgress:
         )
         self._task: int | None = None
 
-    def start(self, description: str, total: float | None) -> None:
+    @contextmanager
+    def task(self, description: str, total: float | None) -> Iterator[None]:
+        """A bar filling towards ``total``; it stays on screen, drawn as far as it got,
+        when the work ends, fails or is interrupted."""
         if self._task is None:
             self._progress.start()
-        else:
-            self._progress.update(self._task, visible=True)
         self._task = self._progress.add_task(description, total=total)
+        try:
+            yield
+        finally:
+            self._progress.refresh()
 
     def advance(self, amount: float = 1) -> None:
         if self._task is not None:
             self._progress.advance(self._task, amount)
-
-    def finish(self) -> None:
-        if self._task is not None:
-            self._progress.refresh()
 
     def close(self) -> None:
         """Stop the display; a reporter that never showed a task prints nothing (rich

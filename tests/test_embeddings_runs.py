@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,17 +198,16 @@ def test_kg_train_resume_continues_an_interrupted_run(tmp_path: Path) -> None:
         build_shop_graph(store, tmp_path / "shop")
 
         class StopAfterTwoEpochs:
-            def start(self, description: str, total: float | None) -> None:
+            @contextmanager
+            def task(self, description: str, total: float | None) -> Iterator[None]:
                 self.epochs = 0 if description.startswith("Training") else None
+                yield
 
             def advance(self, amount: float = 1) -> None:
                 if self.epochs is not None:
                     self.epochs += 1
                     if self.epochs == 3:
                         raise KeyboardInterrupt
-
-            def finish(self) -> None:
-                pass
 
         with pytest.raises(KeyboardInterrupt):
             train_from_store(settings, store, model="distmult", progress=StopAfterTwoEpochs(), **QUICK)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -43,14 +45,13 @@ class RecordingProgress:
         self.total: float | None = None
         self.done = 0.0
 
-    def start(self, description: str, total: float | None) -> None:
+    @contextmanager
+    def task(self, description: str, total: float | None) -> Iterator[None]:
         self.total, self.done = total, 0.0
+        yield
 
     def advance(self, amount: float = 1) -> None:
         self.done += amount
-
-    def finish(self) -> None:
-        pass
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -106,14 +108,13 @@ def test_killed_during_write_back_finishes_without_a_second_run(shop: Path, tmp_
     settings = settings_for(shop, tmp_path / "data")
 
     class KilledDuringWriteBack:
-        def start(self, description: str, total: float | None) -> None:
+        @contextmanager
+        def task(self, description: str, total: float | None) -> Iterator[None]:
             if description.startswith("Writing embedding"):
                 raise KeyboardInterrupt
+            yield
 
         def advance(self, amount: float = 1) -> None:
-            pass
-
-        def finish(self) -> None:
             pass
 
     quick = {"num_epochs": 4, "embedding_dim": 8}

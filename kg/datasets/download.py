@@ -31,11 +31,13 @@ def download_and_extract(
         try:
             with httpx.stream("GET", url, follow_redirects=True, timeout=30.0) as response:
                 response.raise_for_status()
-                progress.start(
-                    f"Downloading {url.rsplit('/', 1)[-1]}",
-                    float(response.headers.get("content-length", 0)) or None,
-                )
-                with archive.open("wb") as handle:
+                with (
+                    progress.task(
+                        f"Downloading {url.rsplit('/', 1)[-1]}",
+                        float(response.headers.get("content-length", 0)) or None,
+                    ),
+                    archive.open("wb") as handle,
+                ):
                     for chunk in response.iter_bytes(1 << 16):
                         handle.write(chunk)
                         progress.advance(len(chunk))
@@ -44,8 +46,6 @@ def download_and_extract(
                 f"Cannot download {url} ({exc}). If this machine is offline, download it elsewhere "
                 "and pass the unpacked folder with --path."
             ) from exc
-        finally:
-            progress.finish()
         try:
             with zipfile.ZipFile(archive) as bundle:
                 for member in bundle.namelist():

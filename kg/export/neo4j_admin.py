@@ -114,56 +114,54 @@ def export_neo4j_admin(
         stale.unlink()
     reporter = progress or SilentProgress()
     counts = store.counts()
-    reporter.start("Export for neo4j-admin", counts.total_nodes + counts.total_relationships)
     export = AdminExport(directory, array_delimiter)
     dimensions: dict[tuple[str, str], int] = {}
-
-    for label, node in sorted(store.schema.nodes.items()):
-        if not counts.nodes.get(label):
-            continue
-        types = node.all_properties()
-        path = directory / f"{label}.nodes.csv"
-        header = {node.key: f"{node.key}:ID({label})"} | {
-            p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items() if p != node.key
-        }
-        written = 0
-        for batch in store.iter_nodes(label, batch_size=batch_size):
-            frame = _csv_fields(batch, types, array_delimiter, label, export.unimportable_lists)
-            _note_dimensions(batch, types, label, dimensions)
-            frame = frame.rename(columns=header).assign(**{":LABEL": label})
-            _append_csv(path, frame, first=written == 0)
-            written += len(frame)
-            reporter.advance(len(frame))
-        if written:
-            export.nodes[label] = (path, written)
-
-    for rel_type, rel in sorted(store.schema.rels.items()):
-        if not counts.relationships.get(rel_type):
-            continue
-        types = dict(rel.properties)
-        written_per_pair: dict[tuple[str, str], int] = {}
-        for batch in store.iter_relationships(rel_type, batch_size=batch_size):
-            for (from_label, to_label), group in batch.groupby(["from_label", "to_label"], sort=False):
-                path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
-                frame = _csv_fields(
-                    group.drop(columns=["from_label", "to_label"]),
-                    types,
-                    array_delimiter,
-                    rel_type,
-                    export.unimportable_lists,
-                )
-                header = {FROM_ID: f":START_ID({from_label})", TO_ID: f":END_ID({to_label})"} | {
-                    p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items()
-                }
-                frame = frame.rename(columns=header).assign(**{":TYPE": rel_type})
-                done = written_per_pair.get((from_label, to_label), 0)
-                _append_csv(path, frame, first=done == 0)
-                written_per_pair[(from_label, to_label)] = done + len(frame)
+    with reporter.task("Export for neo4j-admin", counts.total_nodes + counts.total_relationships):
+        for label, node in sorted(store.schema.nodes.items()):
+            if not counts.nodes.get(label):
+                continue
+            types = node.all_properties()
+            path = directory / f"{label}.nodes.csv"
+            header = {node.key: f"{node.key}:ID({label})"} | {
+                p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items() if p != node.key
+            }
+            written = 0
+            for batch in store.iter_nodes(label, batch_size=batch_size):
+                frame = _csv_fields(batch, types, array_delimiter, label, export.unimportable_lists)
+                _note_dimensions(batch, types, label, dimensions)
+                frame = frame.rename(columns=header).assign(**{":LABEL": label})
+                _append_csv(path, frame, first=written == 0)
+                written += len(frame)
                 reporter.advance(len(frame))
-        for (from_label, to_label), rows in written_per_pair.items():
-            path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
-            export.relationships[f"{rel_type} {from_label}->{to_label}"] = (path, rows)
+            if written:
+                export.nodes[label] = (path, written)
 
+        for rel_type, rel in sorted(store.schema.rels.items()):
+            if not counts.relationships.get(rel_type):
+                continue
+            types = dict(rel.properties)
+            written_per_pair: dict[tuple[str, str], int] = {}
+            for batch in store.iter_relationships(rel_type, batch_size=batch_size):
+                for (from_label, to_label), group in batch.groupby(["from_label", "to_label"], sort=False):
+                    path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
+                    frame = _csv_fields(
+                        group.drop(columns=["from_label", "to_label"]),
+                        types,
+                        array_delimiter,
+                        rel_type,
+                        export.unimportable_lists,
+                    )
+                    header = {FROM_ID: f":START_ID({from_label})", TO_ID: f":END_ID({to_label})"} | {
+                        p: f"{p}:{HEADER_TYPES[t]}" for p, t in types.items()
+                    }
+                    frame = frame.rename(columns=header).assign(**{":TYPE": rel_type})
+                    done = written_per_pair.get((from_label, to_label), 0)
+                    _append_csv(path, frame, first=done == 0)
+                    written_per_pair[(from_label, to_label)] = done + len(frame)
+                    reporter.advance(len(frame))
+            for (from_label, to_label), rows in written_per_pair.items():
+                path = directory / f"{rel_type}.{from_label}.{to_label}.rels.csv"
+                export.relationships[f"{rel_type} {from_label}->{to_label}"] = (path, rows)
     _write_schema_script(store, directory / "schema.cypher", dimensions)
     (directory / "import.sh").write_text(
         "#!/bin/sh\n# Run inside the Neo4j container (or a host install) with the database stopped.\n"
@@ -171,7 +169,6 @@ def export_neo4j_admin(
         + "\n",
         encoding="utf-8",
     )
-    reporter.finish()
     return export
 
 

@@ -31,7 +31,7 @@ from kg.extract.training import (
 )
 from kg.ingest.problems import ProblemLog
 from kg.ingest.sources import count_lines
-from kg.progress import ProgressReporter
+from kg.progress import ProgressReporter, SilentProgress
 from kg.store.base import GraphStore
 
 __all__ = [
@@ -187,9 +187,7 @@ def evaluate_file(
     gold = read_conll04(data)
     model = find_model(settings, model_dir, required=True)
     assert model is not None
-    if progress is not None:
-        progress.start(f"Predicting {data.name}", len(gold))
-    predictions = model.predict([s.tokens for s in gold], progress=progress)
-    if progress is not None:
-        progress.finish()
+    progress = progress or SilentProgress()
+    with progress.task(f"Predicting {data.name}", len(gold)):
+        predictions = model.predict([s.tokens for s in gold], progress=progress)
     return evaluate_predictions(gold, predictions), model

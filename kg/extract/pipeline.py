@@ -354,18 +354,17 @@ def run_extraction(
     extractor = extractor or Extractor(settings, store, model)
     writer = FactWriter(store)
     started = time.perf_counter()
-    progress.start("Extracting", total)
-    for batch in _batches(documents, settings.extract.batch_size * WRITE_BATCHES):
-        fresh, unchanged = writer.changed_documents(
-            batch, report.problems, settings.extract.max_document_chars
-        )
-        report.unchanged += unchanged
-        facts = list(extractor.extract(fresh))
-        for item in facts:
-            report.add(item)
-        report.created.update(writer.write(facts))
-        progress.advance(len(batch))
-    progress.finish()
+    with progress.task("Extracting", total):
+        for batch in _batches(documents, settings.extract.batch_size * WRITE_BATCHES):
+            fresh, unchanged = writer.changed_documents(
+                batch, report.problems, settings.extract.max_document_chars
+            )
+            report.unchanged += unchanged
+            facts = list(extractor.extract(fresh))
+            for item in facts:
+                report.add(item)
+            report.created.update(writer.write(facts))
+            progress.advance(len(batch))
     report.seconds = time.perf_counter() - started
     return report
 

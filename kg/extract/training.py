@@ -211,10 +211,9 @@ def _train(
     started = time.perf_counter()
     seed_everything(options.seed)
     encoder = WordEncoder(options.encoder)
-    progress.start("Encoding training sentences", len(train) + len(dev or []))
-    train_vectors = encoder.encode([s.tokens for s in train], progress=progress)
-    dev_vectors = encoder.encode([s.tokens for s in dev], progress=progress) if dev else []
-    progress.finish()
+    with progress.task("Encoding training sentences", len(train) + len(dev or [])):
+        train_vectors = encoder.encode([s.tokens for s in train], progress=progress)
+        dev_vectors = encoder.encode([s.tokens for s in dev], progress=progress) if dev else []
 
     config = build_config(train, encoder)
     network = JointExtractor(config)
@@ -226,21 +225,20 @@ def _train(
         optimizer, max_lr=options.learning_rate, total_steps=max(1, total_steps), pct_start=0.1
     )
     result = TrainingResult(run_dir=models_root)
-    progress.start("Training", options.epochs)
-    for epoch in range(1, options.epochs + 1):
-        epoch_started = time.perf_counter()
-        loss = _train_epoch(network, optimizer, scheduler, train, train_vectors, options.batch_size)
-        record = EpochRecord(epoch, loss, time.perf_counter() - epoch_started)
-        if dev:
-            report = evaluate_predictions(
-                dev, predict_sentences(network, dev_vectors, [s.tokens for s in dev])
-            )
-            record.dev_entity_f1, record.dev_relation_f1 = report.entities.f1, report.relations.f1
-        result.history.append(record)
-        if on_epoch:
-            on_epoch(record)
-        progress.advance()
-    progress.finish()
+    with progress.task("Training", options.epochs):
+        for epoch in range(1, options.epochs + 1):
+            epoch_started = time.perf_counter()
+            loss = _train_epoch(network, optimizer, scheduler, train, train_vectors, options.batch_size)
+            record = EpochRecord(epoch, loss, time.perf_counter() - epoch_started)
+            if dev:
+                report = evaluate_predictions(
+                    dev, predict_sentences(network, dev_vectors, [s.tokens for s in dev])
+                )
+                record.dev_entity_f1, record.dev_relation_f1 = report.entities.f1, report.relations.f1
+            result.history.append(record)
+            if on_epoch:
+                on_epoch(record)
+            progress.advance()
     result.seconds = time.perf_counter() - started
     result.run_dir = save_run(network, models_root, options, result, train_size=len(train), run_name=run_name)
     return result

@@ -136,23 +136,19 @@ def run_ingest(
     progress = progress or SilentProgress()
     total = plan.loader.estimated_rows()
     if plan.strict:
-        progress.start(f"Checking {plan.path.name}", total)
-        try:
+        with progress.task(f"Checking {plan.path.name}", total):
             for batch in plan.loader.batches(ProblemLog(strict=True)):
                 progress.advance(batch.lines)
-        finally:
-            progress.finish()
         problems = ProblemLog(strict=True)
     else:
         problems = ProblemLog(rejects=RejectsFile(rejects_path_for(plan.path), fallback_dir=rejects_dir))
-    progress.start(f"Ingesting {plan.path.name}", total)
     try:
-        return write_batches(
-            store, plan.loader.batches(problems), problems=problems, dangling=dangling, progress=progress
-        )
+        with progress.task(f"Ingesting {plan.path.name}", total):
+            return write_batches(
+                store, plan.loader.batches(problems), problems=problems, dangling=dangling, progress=progress
+            )
     finally:
         problems.close()
-        progress.finish()
 
 
 def ingest_path(

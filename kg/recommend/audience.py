@@ -97,11 +97,10 @@ def audience(
     graph = recommender.graph
     chosen = resolve_target(graph, target)
     progress = progress or SilentProgress()
-    progress.start(f"Scoring {graph.n_users:,} users for {chosen.description}", graph.n_users)
     best_score = np.full(graph.n_users, -np.inf, dtype=np.float32)
     best_item = np.zeros(graph.n_users, dtype=np.int64)
     personal_rank = np.zeros(graph.n_users, dtype=np.int64)
-    try:
+    with progress.task(f"Scoring {graph.n_users:,} users for {chosen.description}", graph.n_users):
         step = user_chunk(graph.n_items)
         for start in range(0, graph.n_users, step):
             users = np.arange(start, min(graph.n_users, start + step))
@@ -114,8 +113,6 @@ def audience(
             best_item[users] = chosen.items[column]
             personal_rank[users] = (total > best_score[users, None]).sum(axis=1) + 1
             progress.advance(len(users))
-    finally:
-        progress.finish()
     reachable = np.flatnonzero(np.isfinite(best_score))
     top = reachable[np.argsort(-best_score[reachable], kind="stable")[:k]]
     rows = []

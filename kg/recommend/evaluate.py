@@ -100,8 +100,7 @@ def evaluate(
     relevant = split.held_out[users]
     rows = []
     kinds = {name: _kind(name, settings) for name in [*recommender.scorers, *baseline_scorers]}
-    progress.start("Scoring the test users", 2 + len(recommender.scorers) + len(baseline_scorers))
-    try:
+    with progress.task("Scoring the test users", 2 + len(recommender.scorers) + len(baseline_scorers)):
         for label, cold in (("fused", False), ("fused, new-user mode", True)):
             ranked = _rank(
                 lambda u, h, c=cold: recommender.fused_scores(u, h, cold_only=c)[0], train, users, k
@@ -117,8 +116,6 @@ def evaluate(
                 _row(name, kinds[name], ranked, relevant, train, scorer.describe_params(), validation_ndcg)
             )
             progress.advance()
-    finally:
-        progress.finish()
     table = pd.DataFrame(rows)
     fused_validation = recommender.validation_ndcg
     table.loc[table["model"] == "fused", "validation nDCG"] = fused_validation
@@ -158,9 +155,10 @@ def _baselines(
     """Baselines tuned on the same validation split and refit on train (a baseline that is
     also a signal is not fitted twice)."""
     todo = [n for n in names if n not in recommender.scorers]
-    progress.start("Tuning baselines on the validation split", sum(trial_count(n, context) for n in todo))
     fitted: dict[str, Scorer] = {}
-    try:
+    with progress.task(
+        "Tuning baselines on the validation split", sum(trial_count(n, context) for n in todo)
+    ):
         for name in todo:
             try:
                 best = tune(name, validation, context, TUNING_K, progress)  # type: ignore[arg-type]
@@ -170,8 +168,6 @@ def _baselines(
                 notes.append(f"baseline {name} skipped: {exc}")
                 continue
             fitted[name] = scorer
-    finally:
-        progress.finish()
     return fitted
 
 

@@ -149,8 +149,7 @@ def export_interactions(
         + len(settings.item_attribute_paths)
         + len(settings.user_cohort_paths)
     )
-    progress.start("Exporting the graph for the recommender", steps)
-    try:
+    with progress.task("Exporting the graph for the recommender", steps):
         users = _nodes(store, "User", USER_PROPERTIES)
         progress.advance()
         items = _nodes(store, "Item", ITEM_PROPERTIES)
@@ -169,8 +168,6 @@ def export_interactions(
         )
         path_cohorts, path_meta = _path_columns(store, "User", user_pos, settings.user_cohort_paths, progress)
         prop_cohorts, prop_meta = _property_columns(users, settings.user_cohort_properties)
-    finally:
-        progress.finish()
     return InteractionGraph(
         user_ids=users["id"].to_numpy(dtype=object),
         item_ids=items["id"].to_numpy(dtype=object),

@@ -283,11 +283,8 @@ def fit_recommender(
     validation = validation or validation_set(
         graph, settings.validation_fraction, context.seed + 1, settings.tune_max_users
     )
-    progress.start("Tuning signals on a validation split", sum(trial_count(n, context) for n in names))
-    try:
+    with progress.task("Tuning signals on a validation split", sum(trial_count(n, context) for n in names)):
         tuned = _tune_signals(names, validation, context, notes, progress)
-    finally:
-        progress.finish()
     names = list(tuned)
     if validation.is_empty:
         weights, cold_weights, validation_ndcg = untuned_fusion(names)
@@ -298,9 +295,8 @@ def fit_recommender(
     else:
         weights, cold_weights, validation_ndcg = learn_fusion(tuned, validation, TUNING_K)
     keep = [n for n in names if keep_all or weights.get(n, 0) > 0 or cold_weights.get(n, 0) > 0]
-    progress.start("Fitting the chosen signals on all interactions", len(keep))
     scorers: dict[str, Scorer] = {}
-    try:
+    with progress.task("Fitting the chosen signals on all interactions", len(keep)):
         for name in keep:
             scorer = (pretrained or {}).get(name) or make_scorer(name, context, **tuned[name].params)
             try:
@@ -311,8 +307,6 @@ def fit_recommender(
             finally:
                 progress.advance()
             scorers[name] = scorer
-    finally:
-        progress.finish()
     reports = [
         SignalReport(n, scorer_class(n).description, t.params, t.validation_ndcg, t.seconds)
         for n, t in tuned.items()

@@ -156,11 +156,8 @@ def write_all_recommendations(
     """Recommend for every user and replace all their RECOMMENDED edges in one write."""
     progress = progress or SilentProgress()
     users = np.arange(recommender.graph.n_users)
-    progress.start("Recommending for every user", len(users))
-    try:
+    with progress.task("Recommending for every user", len(users)):
         frames = list(recommender.recommend_users(users, k, item_filter, explain=True, progress=progress))
-    finally:
-        progress.finish()
     return write_recommendations(
         store, pd.concat(frames, ignore_index=True), recommender.name, recommender.created_at
     )
