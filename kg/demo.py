@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from cypher import load_query
 from kg.config import Settings
@@ -24,6 +25,9 @@ from kg.store import GraphStore, open_store
 # anyway) and caps training so the stage stays around a minute on two cores.
 DEMO_TEXT_LABELS = ("Item", "Brand", "Category", "Material")
 DEMO_EPOCHS = 60
+DEMO_CAMPAIGN = "demo-spring"
+DEMO_ARMS = "control,copy-a:friendly,copy-b:urgent"
+DEMO_UPLIFT = {"copy-a": 0.1, "copy-b": 0.6}  # the simulation's true relative uplift per arm
 
 
 def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = None, seed: int = 7) -> None:
@@ -48,6 +52,8 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
         _embed_graph(store, settings, console)
         console.rule("[bold]6. Recommend, explain, target and segment")
         _recommend_and_target(store, settings, console)
+        console.rule("[bold]7. A campaign: copy per arm, simulated outcomes, the report")
+        _campaign(store, settings, shop_dir, console)
     console.rule(f"[bold green]Demo finished in {time.perf_counter() - started:.0f}s")
     console.print(f"Explore it: kg stats, kg query top-customers --param k=20 (store: {settings.store})")
 
@@ -151,3 +157,45 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
     segmentation, table, notes = segment_graph(store, settings, 8)
     print_notes(console, notes)
     console.print(frame_table(table, title=f"Customer segments ({segmentation.model})"))
+
+
+def _campaign(store: GraphStore, settings: Settings, shop_dir: Path, console: Console) -> None:
+    """`kg campaign create` for the largest segment and its favourite category, template
+    copy for each arm (`kg copy --campaign`), outcomes simulated with a known uplift and
+    loaded with `kg ingest`, then `kg campaign report` and the feedback."""
+    from kg.marketing.assignment import parse_arms
+    from kg.marketing.campaigns import Campaign, create_campaign
+    from kg.marketing.events import write_event_files
+    from kg.marketing.facts import segment_favourite
+    from kg.marketing.feedback import feed_back_outcomes
+    from kg.marketing.report import campaign_report, print_report
+    from kg.marketing.service import CopyRequest, write_copy
+    from kg.marketing.simulation import TrueResponse, simulate_outcomes, true_uplift
+
+    segment, target = segment_favourite(store, "segment-1")
+    arms = tuple(parse_arms(DEMO_ARMS, None, settings.marketing.control_arm))
+    spec = Campaign(
+        DEMO_CAMPAIGN, DEMO_CAMPAIGN, target, arms, settings.marketing.control_arm, segment=segment
+    )
+    with rich_progress(console) as progress:
+        created = create_campaign(store, settings, spec, progress=progress)
+        copy = write_copy(store, settings, CopyRequest(campaign=DEMO_CAMPAIGN, backend="template"), progress)
+    console.print(
+        f"Campaign {DEMO_CAMPAIGN}: {target} for {segment}, {created.assigned + created.kept:,} customers in "
+        f"arms {', '.join(a.name for a in arms)}; {len(copy.messages):,} Message nodes written"
+    )
+    for line in copy.run.summary_lines():
+        console.print(line, markup=False)
+    for arm in arms[1:]:
+        sample = copy.messages[copy.messages["arm"] == arm.name].head(1)
+        for text in sample["text"]:
+            console.print(f"[bold]{arm.name} ({arm.tone}):[/] {escape(text)}")
+    response = TrueResponse({"": 0.08}, DEMO_UPLIFT, {"copy-a": 0.04, "copy-b": 0.06})
+    events = simulate_outcomes(store, spec, response, seed=7)
+    for data_file, mapping in write_event_files(shop_dir / "campaign-events", events):
+        ingest_path(store, data_file, mapping=mapping, batch_size=settings.batch_size)
+    truth = ", ".join(f"{arm} {value:+.2%}" for arm, value in true_uplift(store, spec, response).items())
+    print_report(console, campaign_report(store, settings, DEMO_CAMPAIGN))
+    console.print(f"The simulation's true CVR uplift: {truth}")
+    written = feed_back_outcomes(store, settings, DEMO_CAMPAIGN)
+    console.print("Fed back as interactions: " + ", ".join(f"{n:,} new {rel}" for rel, n in written.items()))

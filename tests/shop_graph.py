@@ -67,6 +67,7 @@ def build_shop_graph(
     organizations, persons, org_mentions = _named_entities(store, documents)
     segments, in_segment = _segments(store, users)
     recommended = _recommendations(store, purchases, users, cold)
+    messages = _messages(store, users, items)
     return ShopGraph(
         categories=categories,
         items=pd.concat([items, cold], ignore_index=True),
@@ -82,6 +83,7 @@ def build_shop_graph(
         segments=segments,
         in_segment=in_segment,
         recommended=recommended,
+        extra={"messages": messages},
     )
 
 
@@ -239,3 +241,21 @@ def _recommendations(
     )
     store.replace_relationships("RECOMMENDED", "User", "Item", recommended)
     return recommended
+
+
+def _messages(store: GraphStore, users: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Campaign copy as `kg copy --campaign` stores it: two arms, one unchecked message."""
+    from kg.marketing.copywriter import Draft
+    from kg.marketing.messages import MessageSlot, store_messages
+
+    slots = [
+        MessageSlot("User", str(user), str(item), "email", "friendly", "demo-spring", arm)
+        for user, item, arm in zip(
+            users["user_id"][:6], items["id"][:6], ["copy-a", "copy-b"] * 3, strict=True
+        )
+    ]
+    drafts = [
+        Draft(f"Copy {i}", "template", "copy-v1", i != 2, ("contradiction: a price",) if i == 2 else (), 0)
+        for i in range(len(slots))
+    ]
+    return store_messages(store, slots, drafts)

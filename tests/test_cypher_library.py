@@ -348,6 +348,15 @@ def view_conversion(g: ShopGraph, p: dict) -> pd.DataFrame:
     return agg[["item", "name", "viewers", "buyers", "conversion"]].head(p["k"])
 
 
+def campaign_messages(g: ShopGraph, p: dict) -> pd.DataFrame:
+    messages = g.extra["messages"]
+    rows = messages[messages["campaign"] == p["campaign"]].assign(
+        audience=lambda m: m["audience_id"], name=lambda m: m["item"].map(_names(g.items))
+    )
+    rows = rows.sort_values(["arm", "audience", "item"])
+    return rows[["arm", "audience", "item", "name", "checked", "issues", "text"]].head(p["k"])
+
+
 # Portable query -> (pandas expectation, whether row order is defined by the query).
 EXPECTED: dict[str, tuple[Callable[[ShopGraph, dict], pd.DataFrame], bool]] = {
     "top-customers": (top_customers, True),
@@ -366,6 +375,7 @@ EXPECTED: dict[str, tuple[Callable[[ShopGraph, dict], pd.DataFrame], bool]] = {
     "cold-start-items": (cold_start_items, True),
     "recommendation-coverage": (recommendation_coverage, True),
     "view-conversion": (view_conversion, True),
+    "campaign-messages": (campaign_messages, True),
 }
 
 

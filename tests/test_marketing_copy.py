@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,11 +16,14 @@ import pytest
 from kg.config import Settings, load_settings
 from kg.datasets.synthetic_shop import ShopSize, generate_shop
 from kg.ingest import ingest_path
+from kg.marketing.assignment import parse_arms
+from kg.marketing.campaigns import Campaign, campaign_targets, create_campaign
 from kg.marketing.copywriter import Copywriter, Draft
 from kg.marketing.factcheck import CONTRADICTION, UNKNOWN_ENTITY, FactChecker
 from kg.marketing.facts import ItemFacts, item_facts
 from kg.marketing.messages import MessageSlot, store_messages
 from kg.marketing.prompts import CHANNELS, TONES, CopyBrief, build_prompt
+from kg.marketing.service import CopyRequest, write_copy
 from kg.marketing.template import template_copy
 from kg.store import GraphStore, open_store
 from tests.neo4j_server import empty_store_settings
@@ -268,3 +272,40 @@ def test_message_is_stored_the_same_way_on_neo4j(tmp_path: Path, facts: dict[str
         store.upsert_nodes("Item", pd.DataFrame({"id": [item.id], "name": [item.name]}))
         rows = _store_one(store, item, "U00001")
         assert len(rows) == 1 and rows.iloc[0]["item"] == item.id and bool(rows.iloc[0]["checked"])
+
+
+# ---------------------------------------------------------------------- end to end
+@pytest.mark.slow  # fits the recommender (~25 s on two loaded cores)
+def test_campaign_copy_over_a_remote_model_sends_no_personal_data_and_respects_consent(
+    shop_store: tuple[GraphStore, Settings],
+    facts: dict[str, ItemFacts],
+    chat_server: _ChatServer,
+    tmp_path: Path,
+) -> None:
+    store, settings = shop_store
+    by_name = {f.name: f for f in facts.values()}
+    chat_server.default = lambda prompt: _correct(by_name[prompt.split("Product: ", 1)[1].split("\n", 1)[0]])
+    configured = _model_settings(settings, chat_server, tmp_path)
+    arms = tuple(parse_arms("control,copy-a,copy-b:urgent", None, "control"))
+    campaign = Campaign("spring", "Spring", "Footwear", arms, "control")
+    created = create_campaign(store, configured, campaign, size=12)
+    targets = campaign_targets(store, "spring")
+    refusing = targets[targets["arm"] != "control"]["user"].iloc[0]
+    store.set_node_properties("User", pd.DataFrame({"id": [refusing], "marketing_consent": [False]}))
+
+    result = write_copy(store, configured, CopyRequest(campaign="spring"))
+    written = targets[(targets["arm"] != "control") & (targets["user"] != refusing)]
+    assert result.excluded_no_consent == 1 and created.assigned == 12
+    assert sorted(result.messages["audience_id"]) == sorted(written["user"])
+    assert result.messages["checked"].all() and result.run.calls == len(chat_server.prompts) == len(written)
+    people = store.query("MATCH (u:User) RETURN u.id AS id, u.name AS name, u.age AS age")
+    for prompt in chat_server.prompts:
+        assert "the customer" in prompt
+        for person in people.itertuples():
+            assert person.id not in prompt and person.name not in prompt, person.id
+        assert not re.search(r"\b(age|zip|gender|birth)\b", prompt.lower()), prompt
+    stored = store.query(
+        "MATCH (m:Message {campaign: 'spring'})-[:`FOR`]->(u:User) RETURN u.id AS user, m.arm AS arm, m.tone AS tone"
+    )
+    assert sorted(stored["user"]) == sorted(written["user"])
+    assert set(stored[stored["arm"] == "copy-b"]["tone"]) <= {"urgent"}

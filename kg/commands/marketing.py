@@ -55,7 +55,7 @@ def copy_command(
     backend: Annotated[
         Optional[str],
         typer.Option(
-            help="template, hf or openai (default marketing.copy_backend; model from [embeddings])."
+            help="template, hf or openai (default marketing.copy_backend; model: embeddings.llm_model, llm_url)."
         ),
     ] = None,
     max_calls: Annotated[Optional[int], typer.Option(min=0, help="Model calls this run may make.")] = None,

@@ -132,3 +132,16 @@ def profile_summary(profile: str | None) -> str:
     if data.get("median_interactions") is not None:
         parts.append(f"median {data['median_interactions']:g} interactions per customer")
     return "; ".join(parts)
+
+
+def segment_favourite(store: GraphStore, segment: str) -> tuple[str, str]:
+    """A segment's id and the audience target it over-indexes on most (``Label:name``,
+    a category first), for a campaign aimed at what the segment likes."""
+    rows = store.query(SEGMENT_QUERY, {"segment": segment})
+    if rows.empty:
+        raise NotFoundError(f"No segment {segment!r}; run `kg segment` first.")
+    top = json.loads(rows.iloc[0]["profile"] or "{}").get("top_attributes") or []
+    if not top:
+        raise NotFoundError(f"Segment {segment!r} over-indexes on nothing; pick a --target yourself.")
+    best = next((a for a in top if a["label"] == "Category"), top[0])
+    return str(rows.iloc[0]["id"]), f"{best['label']}:{best['name']}"

@@ -25,9 +25,9 @@ class MarketingSettings(BaseModel):
         description="New drafts asked for when the fact check fails, before storing it unchecked.",
     )
     control_arm: str = Field(default="control", description="The arm every other arm is compared with.")
-    cost_per_impression: float = Field(default=0.002, ge=0, description="Cost of showing one message.")
+    cost_per_impression: float = Field(default=0.01, ge=0, description="Cost of showing one message.")
     cost_per_campaign: float = Field(
-        default=0.0, ge=0, description="Fixed cost of a campaign (split over arms)."
+        default=50.0, ge=0, description="Fixed cost of a campaign (split over arms)."
     )
     min_detectable_uplift: float = Field(
         default=0.1, gt=0, description="Smallest relative conversion uplift worth detecting (sample size)."
