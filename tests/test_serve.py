@@ -179,7 +179,7 @@ def test_malformed_json_and_oversized_bodies(settings: Settings) -> None:
 def test_every_request_has_a_timeout(settings: Settings, server: Server) -> None:
     hurried = build_server(settings, serve_settings(serve_timeout_s=0.000001), server.live.snapshot)
     with TestClient(create_app(hurried)) as client:
-        response = client.get("/recommendations/U00001?explain=true", headers=READ)
+        response = client.get("/recommendations/U00011?explain=true", headers=READ)  # not cached
     assert response.status_code == 504 and "longer than" in response.json()["detail"]
 
 
@@ -207,9 +207,12 @@ def test_similar_explain_and_audience(client: TestClient) -> None:
 
 
 def test_metrics_count_routes_not_users(client: TestClient) -> None:
-    client.get("/recommendations/U00008", headers=READ)
+    first = client.get("/recommendations/U00008", headers=READ).json()
+    assert client.get("/recommendations/U00008", headers=READ).json() == first  # a page view again
     client.post("/events", json={"user": "U00008", "item": "P00004"}, headers=WRITE)
     text = client.get("/metrics", headers=READ).text
+    hits = next(line for line in text.splitlines() if line.startswith("kg_answer_cache_hits "))
+    assert float(hits.split()[1]) >= 1
     assert 'route="/recommendations/{user_id}",status="200"' in text
     assert "kg_http_request_seconds_bucket" in text and "kg_model_age_seconds" in text
     assert "kg_events_applied_total" in text and "U00008" not in text

@@ -13,8 +13,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -26,7 +26,7 @@ from kg.serving.auth import Access, ApiKeys
 from kg.serving.config import ServeSettings
 from kg.serving.events import EventWriter, check_events, make_writer
 from kg.serving.limits import RequestLimits
-from kg.serving.live import LiveModel, Snapshot
+from kg.serving.live import LiveModel, Snapshot, records
 from kg.serving.metrics import MetricsMiddleware, ServerMetrics
 from kg.serving.refit import Refitter, load_snapshot
 from kg.serving.schemas import (
@@ -100,7 +100,7 @@ def build_server(settings: Settings, serve: ServeSettings, snapshot: Snapshot | 
         every_events=serve.serve_refit_events,
         on_refit=lambda outcome: metrics.refits.labels(outcome).inc(),
     )
-    metrics.watch(lambda: live.age_s, lambda: writer.pending)
+    metrics.watch(lambda: live.age_s, lambda: writer.pending, lambda: (live.cache_hits, live.cache_misses))
     return Server(settings, serve, live, writer, refitter, metrics, Schema.default(settings.schema_extension))
 
 
@@ -135,42 +135,45 @@ def create_app(server: Server) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.get("/recommendations/{user_id}", dependencies=read, response_model=Recommendations)
-    def recommendations(
+    async def recommendations(
         user_id: Annotated[Identifier, Path(description="User id; unknown users get cold-start items.")],
         filters: Annotated[ItemFilter, Depends(item_filter)],
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items.")] = 10,
         explain: Annotated[bool, Query(description="Add the reason and the Cypher path.")] = False,
     ) -> Recommendations:
         """Top-k items the user has not interacted with, events since the fit included."""
-        snapshot, user, frame = live.recommend(user_id, k, filters, explain=explain)
+        found = live.cached_answer(user_id, k, filters, explain=explain)
+        snapshot, user, answer = found or await run_in_threadpool(
+            live.recommend, user_id, k, filters, explain=explain
+        )
         return Recommendations(
             user=user_id,
             known_user=user.known,
             cold_start=user.cold,
             events_folded=user.folded,
             model=snapshot.recommender.name,
-            items=_items(frame),
+            items=[RecommendedItem(**row) for row in answer],
         )
 
     @app.get("/similar/{item_id}", dependencies=read, response_model=SimilarItems)
-    def similar(
+    async def similar(
         item_id: Annotated[Identifier, Path(description="Item id.")],
         filters: Annotated[ItemFilter, Depends(item_filter)],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
         explain: Annotated[bool, Query()] = False,
     ) -> SimilarItems:
         """Items to show beside this one (co-interaction, shared attributes, text)."""
-        snapshot, frame = live.similar(item_id, k, filters, explain=explain)
+        snapshot, frame = await run_in_threadpool(live.similar, item_id, k, filters, explain=explain)
         graph = snapshot.recommender.graph
         return SimilarItems(
             item=item_id,
             name=graph.item_name(graph.item_index(item_id)),
             model=snapshot.recommender.name,
-            items=_items(frame),
+            items=[RecommendedItem(**row) for row in records(frame)],
         )
 
     @app.get("/audience", dependencies=read, response_model=Audience)
-    def audience(
+    async def audience(
         item: Annotated[Identifier | None, Query(description="Target one item (its id).")] = None,
         tag: Annotated[
             Identifier | None,
@@ -186,16 +189,18 @@ def create_app(server: Server) -> FastAPI:
         if (item is None) == (tag is None):
             raise_input("Give exactly one target: item=<item id> or tag=<category, brand or genre>.")
         target = f"Item:{item}" if item is not None else str(tag)
-        snapshot, description, frame = live.audience(target, segment, k, explain=explain)
-        members = [AudienceMember(**_row(row)) for row in frame.to_dict("records")]
+        snapshot, description, frame = await run_in_threadpool(
+            live.audience, target, segment, k, explain=explain
+        )
+        members = [AudienceMember(**row) for row in records(frame)]
         return Audience(target=description, segment=segment, model=snapshot.recommender.name, users=members)
 
     @app.get("/explain/{user_id}/{item_id}", dependencies=read, response_model=ExplanationResponse)
-    def explain(
+    async def explain(
         user_id: Annotated[Identifier, Path()], item_id: Annotated[Identifier, Path()]
     ) -> ExplanationResponse:
         """Why this item suits this user: the strongest graph path, in words and as Cypher."""
-        snapshot, user, found = live.explain(user_id, item_id)
+        snapshot, user, found = await run_in_threadpool(live.explain, user_id, item_id)
         graph = snapshot.recommender.graph
         return ExplanationResponse(
             user=user_id,
@@ -208,12 +213,14 @@ def create_app(server: Server) -> FastAPI:
         )
 
     @app.post("/events", dependencies=write, response_model=EventsAccepted, status_code=202)
-    def events(
+    async def events(
         body: Annotated[Event | list[Event], "One event, or a JSON array of events"],
     ) -> EventsAccepted:
         """Interactions as they happen: folded into the users' histories at once (the next
         response reflects them), written to the graph, and learnt from at the next refit."""
-        batch = body if isinstance(body, list) else [body]
+        return await run_in_threadpool(accept_events, body if isinstance(body, list) else [body])
+
+    def accept_events(batch: list[Event]) -> EventsAccepted:
         if not batch or len(batch) > server.serve.serve_max_events:
             raise_input(f"Send between 1 and {server.serve.serve_max_events:,} events per request.")
         check_events(server.schema, batch)
@@ -224,7 +231,7 @@ def create_app(server: Server) -> FastAPI:
         return EventsAccepted(accepted=len(batch), pending=server.writer.pending)
 
     @app.get("/health", response_model=Health)
-    def health() -> Health:
+    async def health() -> Health:
         """Liveness and the served model (no key needed; nothing personal in it)."""
         snapshot = live.snapshot
         return Health(
@@ -244,7 +251,7 @@ def create_app(server: Server) -> FastAPI:
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **JSON_ERRORS},
     )
-    def metrics() -> PlainTextResponse:
+    async def metrics() -> PlainTextResponse:
         """Prometheus text format: requests, latency, model age, events applied and written."""
         return PlainTextResponse(server.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
@@ -264,7 +271,7 @@ def create_app(server: Server) -> FastAPI:
     return app
 
 
-def item_filter(
+async def item_filter(
     category: Annotated[
         Identifier | None, Query(description="Category (with sub-categories), id or name.")
     ] = None,
@@ -280,13 +287,3 @@ def item_filter(
 
 def raise_input(message: str) -> None:
     raise InputError(message)
-
-
-def _row(row: dict[str, Any]) -> dict[str, Any]:
-    """A frame row as JSON-ready values (numpy scalars and NaN are not)."""
-    return {key: (None if value is None or value is pd.NA else value) for key, value in row.items()}
-
-
-def _items(frame: pd.DataFrame) -> list[RecommendedItem]:
-    columns = [c for c in ("rank", "item", "name", "score", "reason", "signal", "cypher") if c in frame]
-    return [RecommendedItem(**_row(row)) for row in frame[columns].to_dict("records")]

@@ -5,9 +5,9 @@ never logged or echoed back."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Security, status
 from fastapi.security import APIKeyHeader
@@ -40,10 +40,11 @@ class ApiKeys:
         # compare with every key (no early exit) so timing says nothing about which matched
         return any([hmac.compare_digest(given, known) for known in keys])
 
-    def dependency(self, access: Access) -> Callable[[str | None], None]:
-        """A FastAPI dependency that admits a request only with a key allowing ``access``."""
+    def dependency(self, access: Access) -> Callable[[str | None], Coroutine[Any, Any, None]]:
+        """A FastAPI dependency that admits a request only with a key allowing ``access``
+        (async: it runs on the event loop, not through a thread hand-off)."""
 
-        def check(key: Annotated[str | None, Security(API_KEY_HEADER)]) -> None:
+        async def check(key: Annotated[str | None, Security(API_KEY_HEADER)]) -> None:
             if self.allows(key, access):
                 return
             if access is Access.WRITE and self.allows(key, Access.READ):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ from kg.recommend.threads import single_threaded
 from kg.store.base import FROM_ID, TO_ID, GraphStore
 
 MASK_CACHE_SIZE = 256  # distinct filter combinations kept per model
+ANSWER_CACHE_SIZE = 100_000  # recommendation answers kept per model (then the cache starts over)
+AnswerKey = tuple[str, int, ItemFilter | None, bool]  # user, k, filter, explain
+Record = dict[str, Any]  # one row of an answer, as plain Python values
 
 
 @dataclass
@@ -41,6 +45,9 @@ class Snapshot:
     segments: dict[str, frozenset[str]]  # segment id and name (casefolded) -> user ids
     loaded_at: float = field(default_factory=time.time)
     _masks: dict[ItemFilter, np.ndarray] = field(default_factory=dict)
+    # an answer is a function of the model and the user's history: kept with the version
+    # of the user's folded events it was computed from, and valid while that is current
+    _answers: dict[AnswerKey, tuple[int, UserHistory, list[Record]]] = field(default_factory=dict)
 
     def allowed(self, item_filter: ItemFilter | None) -> np.ndarray | None:
         """The filter's item mask, computed once per model (it costs more than scoring)."""
@@ -93,6 +100,20 @@ def read_segments(store: GraphStore) -> dict[str, frozenset[str]]:
     return found
 
 
+def records(frame: pd.DataFrame) -> list[Record]:
+    """Rows as dicts of plain Python values (``tolist`` per column: far quicker than
+    ``DataFrame.to_dict``, which showed up as most of a cached answer's time)."""
+    columns = list(frame.columns)
+    return [
+        dict(zip(columns, values, strict=True))
+        for values in zip(*(frame[c].tolist() for c in columns), strict=True)
+    ]
+
+
+def _answer_key(user_id: str, k: int, item_filter: ItemFilter | None, explain: bool) -> AnswerKey:
+    return (user_id, k, item_filter if item_filter is not None and item_filter.active else None, explain)
+
+
 class LiveModel:
     """The current snapshot and the events folded in since it was fitted."""
 
@@ -101,6 +122,8 @@ class LiveModel:
         self._lock = threading.Lock()
         self._recent: dict[str, dict[str, int]] = {}  # user id -> item id -> sequence number
         self._sequence = 0
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     @property
     def snapshot(self) -> Snapshot:
@@ -157,15 +180,38 @@ class LiveModel:
         return UserHistory(user_id, row, history, len(recent))
 
     # ------------------------------------------------------------------ questions
+    def cached_answer(
+        self, user_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool
+    ) -> tuple[Snapshot, UserHistory, list[Record]] | None:
+        """The answer computed before for the same model, question and history (a page view
+        after a page view), or None; cheap enough to run on the event loop."""
+        snapshot = self._snapshot
+        cached = snapshot._answers.get(_answer_key(user_id, k, item_filter, explain))
+        if cached is None or cached[0] != self._version(user_id):
+            return None
+        self.cache_hits += 1
+        return snapshot, cached[1], cached[2]
+
     def recommend(
         self, user_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool
-    ) -> tuple[Snapshot, UserHistory, pd.DataFrame]:
+    ) -> tuple[Snapshot, UserHistory, list[Record]]:
+        """Top-k for the user's history with the events folded in (kept for reuse)."""
         snapshot = self._snapshot
+        version = self._version(user_id)  # read first: an event arriving meanwhile makes it stale
+        self.cache_misses += 1
         user = self.history(snapshot, user_id)
         frame = snapshot.recommender.recommend_history(
             user.row, user.history, k, snapshot.allowed(item_filter), explain=explain
         )
-        return snapshot, user, frame
+        answer = records(frame)
+        if len(snapshot._answers) >= ANSWER_CACHE_SIZE:
+            snapshot._answers.clear()
+        snapshot._answers[_answer_key(user_id, k, item_filter, explain)] = (version, user, answer)
+        return snapshot, user, answer
+
+    def _version(self, user_id: str) -> int:
+        """Sequence number of the user's latest folded event (0: none)."""
+        return max(self._recent.get(user_id, {}).values(), default=0)
 
     def similar(
         self, item_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool

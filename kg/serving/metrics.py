@@ -48,9 +48,22 @@ class ServerMetrics:
             "kg_events_pending", "Events accepted, not yet written to the graph.", registry=self.registry
         )
 
-    def watch(self, model_age: Callable[[], float], pending: Callable[[], int]) -> None:
+        self.cache_hits = Gauge(
+            "kg_answer_cache_hits",
+            "Recommendation answers reused (same model and history).",
+            registry=self.registry,
+        )
+        self.cache_misses = Gauge(
+            "kg_answer_cache_misses", "Recommendation answers computed.", registry=self.registry
+        )
+
+    def watch(
+        self, model_age: Callable[[], float], pending: Callable[[], int], cache: Callable[[], tuple[int, int]]
+    ) -> None:
         self.model_age.set_function(model_age)
         self.events_pending.set_function(pending)
+        self.cache_hits.set_function(lambda: cache()[0])
+        self.cache_misses.set_function(lambda: cache()[1])
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
