@@ -496,6 +496,9 @@ def test_schema_overview_counts_what_was_written(neo4j_shop: tuple[GraphStore, S
         ("relationship", "MENTIONS"): len(g.mentions),
         ("relationship", "IN_SEGMENT"): len(g.in_segment),
         ("relationship", "RECOMMENDED"): len(g.recommended),
+        ("node", "Message"): len(g.extra["messages"]),
+        ("relationship", "FOR"): len(g.extra["messages"]),
+        ("relationship", "PROMOTES"): len(g.extra["messages"]),
     }
     query = load_query("schema-overview")
     actual = store.query(query.text, query.bind({}))
