@@ -24,16 +24,12 @@ from kg.marketing.prompts import CopyBrief, channel, check_tone
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.explain import Explanation
 from kg.store.base import GraphStore
+from kg.store.cypher_names import q
 
 PERSONAL_SIGNALS = frozenset({"cohort"})  # explanations that name a user's own properties
 USER_SEGMENT_QUERY = """
 MATCH (u:User)-[:IN_SEGMENT]->(s:Segment) WHERE u.id IN $users
 RETURN u.id AS user, s.id AS segment
-"""
-SEGMENT_ITEM_QUERY = """
-MATCH (s:Segment)<-[:IN_SEGMENT]-(u:User)-[r]->(i:Item {id: $item})
-WHERE s.id = $segment
-RETURN count(DISTINCT u) AS customers
 """
 
 
@@ -92,7 +88,7 @@ def _plan(
         segment = segment_facts(store, request.segment)
         facts = item_facts(store, [str(request.item)])[str(request.item)]
         brief = CopyBrief(
-            facts, _segment_reason(store, segment, facts), "the customers of this segment", segment.summary,
+            facts, _segment_reason(store, settings, segment, facts), "the customers of this segment", segment.summary,
             channel_name, tone,
         )  # fmt: skip
         return [MessageSlot("Segment", segment.id, facts.id, channel_name, tone)], [brief], 0, []
@@ -168,10 +164,16 @@ def _segments_of(store: GraphStore, users: list[str]) -> dict[str, SegmentFacts]
     return {str(u): profiles[str(s)] for u, s in zip(rows["user"], rows["segment"], strict=True)}
 
 
-def _segment_reason(store: GraphStore, segment: SegmentFacts, facts: ItemFacts) -> str:
-    """Why a segment gets an item: its customers who already took it, and the profile
-    attributes the item shares."""
-    rows = store.query(SEGMENT_ITEM_QUERY, {"segment": segment.id, "item": facts.id})
+def _segment_reason(store: GraphStore, settings: Settings, segment: SegmentFacts, facts: ItemFacts) -> str:
+    """Why a segment gets an item: its customers who already took it (by an interaction
+    the recommender reads), and the profile attributes the item shares."""
+    known = [rel for rel in settings.recommend.interaction_relations if rel in store.schema.rels]
+    rels = "|".join(q(rel) for rel in known) or q("PURCHASED")
+    rows = store.query(
+        f"MATCH (s:Segment {{id: $segment}})<-[:IN_SEGMENT]-(u:User)-[:{rels}]->(i:Item {{id: $item}}) "
+        "RETURN count(DISTINCT u) AS customers",
+        {"segment": segment.id, "item": facts.id},
+    )
     customers = int(rows["customers"].iloc[0]) if len(rows) else 0
     shared = [
         name
