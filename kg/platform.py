@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from kg.config import Settings, load_settings
+from kg.errors import InputError
+from kg.progress import ProgressReporter
 from kg.store import GraphCounts, open_store
 
 
@@ -46,12 +48,18 @@ class Platform:
         strict: bool = False,
         dangling: str = "placeholder",
         encoding: str | None = None,
+        progress: ProgressReporter | None = None,
     ) -> Any:
         """Load a CSV/TSV/JSONL file (with a mapping) or a MovieLens folder; the
-        ``IngestReport`` says what was created, updated, unchanged and rejected."""
+        ``IngestReport`` says what was created, updated, unchanged and rejected.
+
+        The input is checked before the store is opened: input that cannot be loaded
+        leaves no store behind."""
         from kg.ingest import plan_ingest, run_ingest
         from kg.schema import Schema
 
+        if dangling not in ("placeholder", "skip"):
+            raise InputError("--dangling must be 'placeholder' or 'skip'.")
         plan = plan_ingest(
             Path(path),
             Schema.default(self.settings.schema_extension),
@@ -62,7 +70,40 @@ class Platform:
             encoding=encoding,
         )
         with open_store(self.settings) as store:
-            return run_ingest(store, plan, dangling=dangling, rejects_dir=self.settings.data_dir)  # type: ignore[arg-type]
+            return run_ingest(
+                store,
+                plan,
+                dangling=dangling,  # type: ignore[arg-type]
+                progress=progress,
+                rejects_dir=self.settings.data_dir,
+            )
+
+    def load_dataset(
+        self,
+        name: str,
+        *,
+        path: str | Path | None = None,
+        url: str | None = None,
+        progress: ProgressReporter | None = None,
+    ) -> list[tuple[Path, Any]]:
+        """Generate, download (or take from ``path``) a dataset of ``kg datasets list`` and
+        ingest its files; one ``(file, IngestReport)`` per file, in load order."""
+        from kg.datasets.load import dataset_info, dataset_inputs
+        from kg.ingest import ingest_path
+
+        fmt = dataset_info(name).ingest_format
+        inputs = dataset_inputs(
+            name,
+            self.settings.data_dir,
+            path=None if path is None else Path(path),
+            url=url,
+            progress=progress,
+        )
+        with open_store(self.settings) as store:
+            return [
+                (data, ingest_path(store, data, fmt=fmt, mapping=mapping, progress=progress))
+                for data, mapping in inputs
+            ]
 
     def stats(self) -> GraphCounts:
         with open_store(self.settings, read_only=True) as store:

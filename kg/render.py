@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from kg.ingest.writer import IngestReport
 from kg.store.base import GraphCounts
+
+if TYPE_CHECKING:
+    from cypher import CypherQuery
+    from kg.datasets import DatasetInfo
+    from kg.schema import Schema
 
 
 def counts_table(counts: GraphCounts, *, show_empty: bool = False) -> Table:
@@ -67,3 +74,47 @@ def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple)) and len(value) > 6:
         return f"[{', '.join(_cell(v) for v in value[:6])}, ... {len(value)} values]"
     return str(value)
+
+
+def with_notes(report: RenderableType, lines: Iterable[str]) -> Group:
+    """A report followed by its notes in yellow. Notes quote the input (rejected rows,
+    ``[sections]``, names), so they are plain text, never rich markup."""
+    return Group(report, *(Text(line, style="yellow") for line in lines))
+
+
+def schema_tables(schema: Schema) -> Group:
+    """Node labels with their properties, then relationship types with their endpoints."""
+    nodes = Table(title="Node labels (key: id)")
+    for column in ("label", "properties", "description"):
+        nodes.add_column(column)
+    for label, node in sorted(schema.nodes.items()):
+        nodes.add_row(label, ", ".join(f"{k}: {v}" for k, v in node.properties.items()), node.description)
+    rels = Table(title="Relationship types")
+    for column in ("type", "from -> to", "properties"):
+        rels.add_column(column)
+    for name, rel in sorted(schema.rels.items()):
+        rels.add_row(
+            name,
+            "\n".join(f"{a} -> {b}" for a, b in rel.endpoints),
+            ", ".join(f"{k}: {v}" for k, v in rel.properties.items()),
+        )
+    return Group(nodes, rels)
+
+
+def query_library_table(queries: Iterable[CypherQuery]) -> Table:
+    table = Table(title="cypher/ query library")
+    for column in ("name", "parameters", "portable", "description"):
+        table.add_column(column)
+    for item in queries:
+        params = ", ".join(f"{p.name}={p.default}" if p.default else p.name for p in item.params.values())
+        table.add_row(item.name, params, "yes" if item.portable else "Neo4j only", item.description)
+    return table
+
+
+def datasets_table(datasets: Iterable[DatasetInfo]) -> Table:
+    table = Table(title="Datasets")
+    for column in ("name", "source", "description"):
+        table.add_column(column)
+    for info in datasets:
+        table.add_row(info.name, info.url or "generated", info.description)
+    return table
