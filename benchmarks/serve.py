@@ -173,9 +173,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
-    applied = next(
-        (line.split()[-1] for line in metrics.splitlines() if line.startswith("kg_events_applied_total")), "?"
-    )
+    figures = {
+        line.split()[0]: float(line.split()[1]) for line in metrics.splitlines() if line.startswith("kg_")
+    }
+    applied = int(figures.get("kg_events_applied_total", 0))
+    hits, misses = figures.get("kg_answer_cache_hits", 0), figures.get("kg_answer_cache_misses", 0)
     print(
         f"\nMovieLens-100k, {args.duration} s per row, {args.writes:.0%} POST /events, wrk from a second process"
     )
@@ -187,7 +189,10 @@ def main() -> None:
             f"| {connections} | {pacing} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
             f"| {r['max_ms']:.0f} | {errors} |"
         )
-    print(f"\nevents folded in by the server: {applied}; one CLI call: {cli * 1000:,.0f} ms")
+    print(
+        f"\nevents folded in by the server: {applied:,}; answers reused: {hits / max(hits + misses, 1):.0%} "
+        f"of {int(hits + misses):,}; one CLI call: {cli * 1000:,.0f} ms"
+    )
 
 
 if __name__ == "__main__":
