@@ -19,6 +19,7 @@ from kg.commands import (
     extract,
     ingest,
     marketing,
+    privacy,
     query,
     recommend,
     serve,
@@ -37,7 +38,7 @@ app = typer.Typer(
 )
 app.callback()(global_options)
 
-COMMANDS = (demo, ingest, query, datasets, export, extract, embeddings, recommend, serve, marketing)
+COMMANDS = (demo, ingest, query, datasets, export, extract, embeddings, recommend, serve, marketing, privacy)
 for module in COMMANDS:
     module.register(app)
 

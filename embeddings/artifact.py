@@ -187,6 +187,27 @@ class TrainedModel:
             )
         return fused
 
+    def forget_entities(self, entities: Sequence[str]) -> int:
+        """Erase entities (``kg forget``): their names become tombstones, their embedding
+        and text-feature rows zeros, their sample triples go, and the model is marked
+        stale (its other rows still learned from them until it is retrained)."""
+        gone = [e for e in entities if e in self.entity_to_id]
+        if not gone:
+            return 0
+        rows = torch.as_tensor([self.entity_to_id[e] for e in gone], dtype=torch.long)
+        with torch.no_grad():
+            for name, tensor in self.model.state_dict(keep_vars=True).items():
+                if name.startswith("entity_representations") and tensor.shape[:1] == (len(self.entities),):
+                    tensor.index_fill_(0, rows.to(tensor.device), 0)
+        for number, entity in enumerate(gone):
+            index = self.entity_to_id.pop(entity)
+            self.entity_to_id[f"forgotten:{self.run_id}:{index}:{number}"] = index
+        self.__post_init__()
+        erased = set(gone)
+        self.sample = [t for t in self.sample if t[0] not in erased and t[2] not in erased]
+        self.info["stale"] = "entities were forgotten (kg forget); retrain to remove what they taught"
+        return len(gone)
+
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> Path:
         """Write the artifact files and a manifest with their SHA-256 checksums."""

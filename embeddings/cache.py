@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,9 @@ class EnrichCache:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, value BLOB, created REAL)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS subjects (key TEXT, subject TEXT, PRIMARY KEY (key, subject))"
+            )
 
     def get_texts(self, keys: Sequence[str]) -> dict[str, str]:
         return self._get("texts", keys)
@@ -47,6 +50,31 @@ class EnrichCache:
 
     def put_vectors(self, items: dict[str, np.ndarray]) -> None:
         self._put("vectors", {k: np.asarray(v, dtype=np.float32).tobytes() for k, v in items.items()})
+
+    def tag_subjects(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Record which person (``User:42``) an entry is about, so it can be forgotten."""
+        with self._db:
+            self._db.executemany("INSERT OR IGNORE INTO subjects VALUES (?, ?)", list(pairs))
+
+    def forget(self, subjects: Sequence[str], needles: Sequence[str] = ()) -> int:
+        """Delete the entries about ``subjects``, and any text containing one of
+        ``needles`` (a person's name or email in an entry written before tagging); then
+        rewrite the file so the deleted bytes are gone from it, not only unlinked."""
+        removed = 0
+        with self._db:
+            for subject in subjects:
+                keys = [
+                    k for (k,) in self._db.execute("SELECT key FROM subjects WHERE subject = ?", (subject,))
+                ]
+                for table in ("texts", "vectors"):
+                    removed += self._db.executemany(
+                        f"DELETE FROM {table} WHERE key = ?", [(k,) for k in keys]
+                    ).rowcount
+                self._db.execute("DELETE FROM subjects WHERE subject = ?", (subject,))
+            for needle in needles:
+                removed += self._db.execute("DELETE FROM texts WHERE instr(value, ?) > 0", (needle,)).rowcount
+        self._db.execute("VACUUM")
+        return removed
 
     def _get(self, table: str, keys: Sequence[str]) -> dict:
         found: dict = {}

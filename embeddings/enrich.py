@@ -81,18 +81,28 @@ def build_node_texts(
     *,
     relations: Iterable[str] | None = None,
     max_neighbors: int = 5,
+    personal: bool = False,
 ) -> pd.DataFrame:
-    """One row per node of ``labels`` (default: all with nodes): ``label, id, facts``."""
+    """One row per node of ``labels`` (default: all with nodes): ``label, id, facts``.
+
+    Without ``personal`` the facts hold no personal data: properties the schema marks
+    ``pii`` or ``identifier`` are left out (a user's ``age_group`` stays, their age,
+    name and zip code go), a node whose name is personal is called by its label and id,
+    and ``free_text`` properties have emails, phone numbers and names masked."""
     counts = store.counts().nodes
     chosen = sorted(labels) if labels is not None else [label for label, n in sorted(counts.items()) if n]
     for label in chosen:
         store.schema.node(label)
-    names = _display_names(store, [label for label, n in counts.items() if n])
+    names = _display_names(store, [label for label, n in counts.items() if n], personal)
     edges = _edges(store, training_relations(store, relations))
     neighbourhood = _neighbourhood_phrases(edges, names, max_neighbors)
+    people = [] if personal else _people_names(store, counts)
     rows = []
     for label in chosen:
-        for batch in store.iter_nodes(label, properties=_fact_properties(store, label)):
+        node = store.schema.node(label)
+        for batch in store.iter_nodes(label, properties=_fact_properties(store, label, personal)):
+            if not personal:
+                batch = _masked(batch, sorted(node.free_text & set(batch.columns)), people)
             for record in batch.to_dict("records"):
                 entity = f"{label}:{record['id']}"
                 rows.append(
@@ -105,19 +115,49 @@ def build_node_texts(
     return pd.DataFrame(rows, columns=["label", "id", "facts"])
 
 
-def _fact_properties(store: GraphStore, label: str) -> list[str]:
+def _fact_properties(store: GraphStore, label: str, personal: bool) -> list[str]:
     node = store.schema.node(label)
+    withheld = set() if personal else node.pii | node.identifier
     return [
         name
         for name, kind in node.properties.items()
-        if kind in SCALAR_TYPES and name not in SKIPPED_PROPERTIES and not name.startswith("embedding")
+        if kind in SCALAR_TYPES
+        and name not in SKIPPED_PROPERTIES
+        and name not in withheld
+        and not name.startswith("embedding")
     ]
 
 
-def _display_names(store: GraphStore, labels: Sequence[str]) -> dict[str, str]:
+def _masked(batch: pd.DataFrame, columns: list[str], people: list[str]) -> pd.DataFrame:
+    """``columns`` of free text with personal data masked (emails, phones, names)."""
+    if not columns or batch.empty:
+        return batch
+    from kg.privacy.masking import mask_texts
+
+    batch = batch.copy()
+    for column in columns:
+        present = batch[column].notna()
+        batch.loc[present, column] = mask_texts(batch.loc[present, column].astype(str).tolist(), people)
+    return batch
+
+
+def _people_names(store: GraphStore, counts: dict[str, int]) -> list[str]:
+    """The names the graph holds for people (labels whose key names a person)."""
+    names: list[str] = []
+    for label, n in counts.items():
+        node = store.schema.node(label)
+        if n and node.personal_key and "name" in node.properties:
+            for batch in store.iter_nodes(label, properties=["name"]):
+                names.extend(batch["name"].dropna().astype(str))
+    return names
+
+
+def _display_names(store: GraphStore, labels: Sequence[str], personal: bool) -> dict[str, str]:
     names: dict[str, str] = {}
     for label in labels:
-        wanted = [p for p in NAME_PROPERTIES if p in store.schema.node(label).properties]
+        node = store.schema.node(label)
+        withheld = set() if personal else node.pii | node.identifier | node.free_text
+        wanted = [p for p in NAME_PROPERTIES if p in node.properties and p not in withheld]
         for batch in store.iter_nodes(label, properties=wanted):
             shown = pd.Series([None] * len(batch), index=batch.index, dtype=object)
             for prop in wanted:
@@ -224,7 +264,10 @@ def enrich_store(
     config = settings.embeddings
     describer = make_backend(config, backend)
     report = EnrichReport(backend=describer.name, model=describer.model)
-    nodes = build_node_texts(store, labels, relations=config.relations, max_neighbors=config.max_neighbors)
+    personal = not describer.remote and settings.privacy.personal_data_to_local_models
+    nodes = build_node_texts(
+        store, labels, relations=config.relations, max_neighbors=config.max_neighbors, personal=personal
+    )
     if nodes.empty:
         return report
     with EnrichCache(settings.cache_dir / "enrich.sqlite") as cache:
@@ -234,6 +277,7 @@ def enrich_store(
         vectors = _encode(
             nodes["text"].tolist(), config.text_model, cache, config.text_batch_size, report, progress
         )
+        cache.tag_subjects(_personal_entries(store, nodes, describer, config.text_model))
     nodes["vector"] = list(vectors)
     stamp = FACTS_VERSION if describer.name == "template" else f"{FACTS_VERSION}+{PROMPT_VERSION}"
     model_name = describer.name if describer.name == "template" else f"{describer.name}:{describer.model}"
@@ -256,6 +300,21 @@ def enrich_store(
     report.model_calls = describer.calls
     report.seconds = round(time.perf_counter() - started, 2)
     return report
+
+
+def _personal_entries(
+    store: GraphStore, nodes: pd.DataFrame, describer: DescriptionBackend, text_model: str
+) -> list[tuple[str, str]]:
+    """``(cache key, "User:42")`` for every cached answer and vector about a person."""
+    people = nodes[nodes["label"].map(lambda label: store.schema.node(label).personal_key)]
+    pairs = []
+    for label, node_id, facts, text in people[["label", "id", "facts", "text"]].itertuples(index=False):
+        subject = f"{label}:{node_id}"
+        pairs.append(
+            (content_key(describer.name, describer.model, PROMPT_VERSION, build_prompt(facts)), subject)
+        )
+        pairs.append((content_key(text_model, text), subject))
+    return pairs
 
 
 def _describe(

@@ -52,6 +52,7 @@ class DescriptionBackend(Protocol):
     name: str
     model: str
     calls: int
+    remote: bool  # prompts leave the machine: they never carry personal data
 
     def describe(self, prompts: Sequence[str]) -> list[str]: ...
 
@@ -61,6 +62,7 @@ class TemplateBackend:
 
     name = "template"
     model = "template"
+    remote = False
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         self.calls = 0
@@ -73,6 +75,7 @@ class HFBackend:
     """A local transformers model (a directory; nothing is downloaded), greedy decoding."""
 
     name = "hf"
+    remote = False
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         if not settings.llm_model or not Path(settings.llm_model).expanduser().is_dir():
@@ -125,6 +128,7 @@ class OpenAIBackend:
     retries and exponential backoff on timeouts, 429 and 5xx answers."""
 
     name = "openai"
+    remote = True
     system_prompt = SYSTEM_PROMPT  # `kg copy` sets its own
 
     def __init__(self, settings: EmbeddingSettings) -> None:

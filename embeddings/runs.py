@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,49 @@ def save_run(settings: Settings, trained: TrainedModel) -> Path:
     trained.save(staging)
     staging.rename(final)
     return final
+
+
+def forget_entities(settings: Settings, entities: Sequence[str]) -> list[str]:
+    """Erase ``entities`` from every stored run that holds them (``kg forget``); the runs
+    changed, each rewritten beside itself and swapped in, so a crash leaves the old or
+    the new run, never half of one. A damaged run cannot be read: it is deleted."""
+    wanted = set(entities)
+    changed = []
+    _recover_interrupted_forget(registry_dir(settings))
+    for summary in list_runs(settings):
+        if summary.problem is not None:
+            shutil.rmtree(summary.path)
+            changed.append(summary.run_id)
+            continue
+        names = json.loads((summary.path / "entities.json").read_text("utf-8"))
+        if wanted.isdisjoint(names):
+            continue
+        trained = TrainedModel.load(summary.path, device="cpu")
+        trained.forget_entities(sorted(wanted))
+        staging = summary.path.parent / f".forget-{summary.run_id}"
+        shutil.rmtree(staging, ignore_errors=True)
+        trained.save(staging)
+        retired = summary.path.parent / f".retired-{summary.run_id}"
+        summary.path.rename(retired)
+        staging.rename(summary.path)
+        shutil.rmtree(retired)
+        changed.append(summary.run_id)
+    return changed
+
+
+def _recover_interrupted_forget(root: Path) -> None:
+    """Undo what a killed ``forget_entities`` left: a half-written copy goes, a run moved
+    aside comes back (to be erased again), one already replaced is deleted."""
+    if not root.is_dir():
+        return
+    for staging in root.glob(".forget-*"):
+        shutil.rmtree(staging)
+    for retired in root.glob(".retired-*"):
+        original = root / retired.name.removeprefix(".retired-")
+        if original.exists():
+            shutil.rmtree(retired)
+        else:
+            retired.rename(original)
 
 
 def list_runs(settings: Settings) -> list[RunSummary]:

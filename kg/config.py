@@ -11,7 +11,7 @@ import os
 import tomllib
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -175,6 +175,30 @@ class RecommendSettings(BaseModel):
     kge_dim: int = Field(default=64, gt=0, description="Embedding size of the in-memory KGE fits.")
 
 
+class PrivacySettings(BaseModel):
+    """What personal data may do: which models see it, what ``kg forget`` removes, who
+    may be marketed to, and the smallest group an output may describe."""
+
+    personal_data_to_local_models: bool = Field(
+        default=False,
+        description="Let local backends (template, hf) see personal properties and unmasked text. "
+        "Remote (openai-compatible) backends never do.",
+    )
+    forget_reviews: Literal["authorship", "reviews"] = Field(
+        default="authorship",
+        description="kg forget: unlink a user's reviews from them (authorship) or delete the reviews.",
+    )
+    consent_property: str = Field(
+        default="consent", description="User property; false excludes the user from all marketing."
+    )
+    marketing_consent_property: str = Field(
+        default="marketing_consent", description="User property; false excludes the user from campaigns and copy."
+    )
+    min_group_size: int = Field(
+        default=10, ge=1, description="Segments and audiences smaller than this are merged or suppressed."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one validated object."""
 
@@ -201,6 +225,7 @@ class Settings(BaseSettings):
     extract: ExtractSettings = ExtractSettings()
     embeddings: EmbeddingSettings = EmbeddingSettings()
     recommend: RecommendSettings = RecommendSettings()
+    privacy: PrivacySettings = PrivacySettings()
     marketing: MarketingSettings = MarketingSettings()
 
     @field_validator("store")

@@ -127,7 +127,7 @@ def _embed_graph(store: GraphStore, settings: Settings, console: Console) -> Non
 def _recommend_and_target(store: GraphStore, settings: Settings, console: Console) -> None:
     """Fit the fused recommender, explain two users' recommendations, write them all back,
     find an audience for one product and segment the customers."""
-    from kg.recommend.audience import audience
+    from kg.recommend.audience import consented_audience
     from kg.recommend.report import cypher_panel, print_notes, recommendations_table
     from kg.recommend.segments import segment_graph
     from kg.recommend.service import load_recommender, write_all_recommendations
@@ -151,7 +151,8 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
         f"Wrote {written:,} RECOMMENDED edges ({recommender.name}); see: kg query user-recommendations"
     )
     product = graph.item_ids[np.argsort(-graph.item_popularity, kind="stable")[len(graph.item_ids) // 10]]
-    targets = audience(recommender, product, 8).drop(columns=["item"])
+    targets, _ = consented_audience(store, settings, recommender, product, 10, explain=True)
+    targets = targets.drop(columns=["item"])
     title = f"Audience for {graph.item_name(graph.item_index(product))} ({product})"
     console.print(recommendations_table(targets, title))
     segmentation, table, notes = segment_graph(store, settings, 8)

@@ -13,6 +13,7 @@ would lock out every `kg` command. Results are plain data (DataFrames, reports).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,21 @@ class Platform:
         strict: bool = False,
         dangling: str = "placeholder",
         encoding: str | None = None,
+        pseudonymise: bool = False,
         progress: ProgressReporter | None = None,
     ) -> Any:
         """Load a CSV/TSV/JSONL file (with a mapping) or a MovieLens folder; the
         ``IngestReport`` says what was created, updated, unchanged and rejected.
 
         The input is checked before the store is opened: input that cannot be loaded
-        leaves no store behind."""
+        leaves no store behind. ``pseudonymise`` replaces people's ids and identifier
+        properties by keyed hashes (the key from ``KG_PSEUDONYM_KEY``)."""
         from kg.ingest import plan_ingest, run_ingest
+        from kg.privacy.pseudonyms import key_from_environment, pseudonymiser
         from kg.schema import Schema
+
+        if pseudonymise:
+            key_from_environment()  # a missing key stops the run before anything is read
 
         if dangling not in ("placeholder", "skip"):
             raise InputError("--dangling must be 'placeholder' or 'skip'.")
@@ -69,14 +76,35 @@ class Platform:
             batch_size=self.settings.batch_size,
             encoding=encoding,
         )
-        with open_store(self.settings) as store:
+        with open_store(self.settings) as store, ExitStack() as stack:
+            rewrite = None
+            if pseudonymise:
+                renamer, vault = pseudonymiser(self.settings, store.schema)
+                stack.enter_context(vault)
+                rewrite = renamer.batches
             return run_ingest(
                 store,
                 plan,
                 dangling=dangling,  # type: ignore[arg-type]
                 progress=progress,
                 rejects_dir=self.settings.data_dir,
+                rewrite=rewrite,
             )
+
+    # ------------------------------------------------------------------ personal data
+    def forget(self, users: list[str]) -> Any:
+        """Erase users and everything derived from them; the ``ForgetReport`` says what went."""
+        from kg.privacy.forget import forget_users
+
+        with open_store(self.settings) as store:
+            return forget_users(self.settings, store, users)
+
+    def user_record(self, user: str) -> dict[str, Any]:
+        """Everything the graph holds about one user, as JSON-ready data (right of access)."""
+        from kg.privacy.access import user_record
+
+        with open_store(self.settings, read_only=True) as store:
+            return user_record(store, user)
 
     def load_dataset(
         self,
@@ -138,10 +166,14 @@ class Platform:
         return self._recommender().similar_items(item, k, _item_filter(filters), explain=True)
 
     def audience(self, target: str, k: int = 20) -> pd.DataFrame:
-        """The users most likely to convert on an item, category, brand or genre."""
-        from kg.recommend.audience import audience
+        """The users most likely to convert on an item, category, brand or genre (users
+        who refused marketing left out; fewer than ``privacy.min_group_size`` refused)."""
+        from kg.recommend.audience import consented_audience
 
-        return audience(self._recommender(), target, k)
+        recommender = self._recommender()
+        with open_store(self.settings, read_only=True) as store:
+            frame, _ = consented_audience(store, self.settings, recommender, target, k)
+        return frame
 
     def evaluate(self, k: int | None = None) -> pd.DataFrame:
         """The offline evaluation table of ``kg evaluate`` (fused model, signals, baselines)."""

@@ -8,16 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from kg.ingest.writer import IngestReport
+from kg.schema import PRIVACY_MARKS
 from kg.store.base import GraphCounts
 
 if TYPE_CHECKING:
     from cypher import CypherQuery
     from kg.datasets import DatasetInfo
-    from kg.schema import Schema
+    from kg.privacy.forget import ForgetReport
+    from kg.schema import NodeType, Schema
 
 
 def counts_table(counts: GraphCounts, *, show_empty: bool = False) -> Table:
@@ -88,7 +91,11 @@ def schema_tables(schema: Schema) -> Group:
     for column in ("label", "properties", "description"):
         nodes.add_column(column)
     for label, node in sorted(schema.nodes.items()):
-        nodes.add_row(label, ", ".join(f"{k}: {v}" for k, v in node.properties.items()), node.description)
+        nodes.add_row(
+            label + (" (key names a person)" if node.personal_key else ""),
+            ", ".join(f"{k}: {v}{_privacy_marks(node, k)}" for k, v in node.properties.items()),
+            node.description,
+        )
     rels = Table(title="Relationship types")
     for column in ("type", "from -> to", "properties"):
         rels.add_column(column)
@@ -99,6 +106,29 @@ def schema_tables(schema: Schema) -> Group:
             ", ".join(f"{k}: {v}" for k, v in rel.properties.items()),
         )
     return Group(nodes, rels)
+
+
+def _privacy_marks(node: NodeType, name: str) -> str:
+    """`` [pii, identifier]`` after a property the schema marks as personal data."""
+    marks = [mark for mark in PRIVACY_MARKS if name in getattr(node, mark)]
+    return escape(f" [{', '.join(marks)}]") if marks else ""
+
+
+def forget_table(report: ForgetReport) -> Table:
+    """What ``kg forget`` removed, one row per kind."""
+    table = Table(title=f"Forgotten: {', '.join(report.found) or '(no user left in the graph)'}")
+    table.add_column("what")
+    table.add_column("removed", justify="right")
+    for label, n in sorted(report.nodes.items()):
+        table.add_row(f"{label} nodes", f"{n:,}")
+    for rel_type, n in sorted(report.relationships.items()):
+        table.add_row(f"{rel_type} relationships", f"{n:,}")
+    table.add_row("cached model inputs and outputs", f"{report.cache_entries:,}")
+    table.add_row("embedding runs rewritten (now stale)", f"{len(report.embedding_runs):,}")
+    table.add_row("fitted recommender discarded", "yes" if report.recommender_discarded else "no")
+    table.add_row("pseudonym vault entries", f"{report.pseudonyms:,}")
+    table.add_row("store file rewritten without deleted bytes", "yes" if report.store_rewritten else "no")
+    return table
 
 
 def query_library_table(queries: Iterable[CypherQuery]) -> Table:

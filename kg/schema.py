@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from kg.errors import ConfigError, SchemaError
 
@@ -50,13 +50,63 @@ def _checked_property_names(properties: dict[str, str], reserved: frozenset[str]
     return properties
 
 
+PRIVACY_MARKS = ("pii", "identifier", "free_text")
+
+
 class NodeType(BaseModel):
-    """A node label with its key property and typed properties."""
+    """A node label with its key property and typed properties.
+
+    A property is declared by its type (``age = "INT64"``) or, to mark personal data, by
+    a table: ``age = { type = "INT64", pii = true }``. The marks:
+
+    - ``pii``: personal data; never sent to a remote model, never printed in an error;
+    - ``identifier``: replaced by a keyed hash on ``kg ingest --pseudonymise``;
+    - ``free_text``: text that may hold personal data; masked before it leaves the machine.
+
+    ``personal_key = true`` says the key itself names a person (``User``): it is
+    pseudonymised on request and is what ``kg forget`` erases.
+    """
 
     label: str
     key: str = "id"
     description: str = ""
+    personal_key: bool = False
     properties: dict[str, PropertyType] = Field(default_factory=dict)
+    pii: set[str] = Field(default_factory=set)
+    identifier: set[str] = Field(default_factory=set)
+    free_text: set[str] = Field(default_factory=set)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_marks(cls, data: Any) -> Any:
+        """``{name: {type, pii, ...}}`` -> ``properties[name] = type`` and the mark sets."""
+        if not isinstance(data, dict) or not isinstance(data.get("properties"), dict):
+            return data
+        data = dict(data)
+        marks: dict[str, set[str]] = {mark: set(data.get(mark, ())) for mark in PRIVACY_MARKS}
+        plain: dict[str, Any] = {}
+        for name, spec in data["properties"].items():
+            if not isinstance(spec, dict):
+                plain[name] = spec
+                continue
+            unknown = set(spec) - {"type", *PRIVACY_MARKS}
+            if unknown or "type" not in spec:
+                raise ValueError(
+                    f"property {name!r}: a table needs 'type' and may add {', '.join(PRIVACY_MARKS)} "
+                    f"(found {sorted(spec)})"
+                )
+            plain[name] = spec["type"]
+            for mark in PRIVACY_MARKS:
+                if spec.get(mark):
+                    marks[mark].add(name)
+        data["properties"] = plain
+        data.update(marks)
+        return data
+
+    @property
+    def personal(self) -> set[str]:
+        """Every property that may hold personal data (marked ``pii`` or ``free_text``)."""
+        return self.pii | self.free_text | self.identifier
 
     @field_validator("label")
     @classmethod
@@ -221,7 +271,12 @@ class Schema:
         """The schema in its TOML shape (for ``kg schema`` and for fingerprints)."""
         return {
             "nodes": {
-                label: {"key": n.key, "description": n.description, "properties": dict(n.properties)}
+                label: {
+                    "key": n.key,
+                    "description": n.description,
+                    **({"personal_key": True} if n.personal_key else {}),
+                    "properties": {name: _property_spec(n, name) for name in n.properties},
+                }
                 for label, n in sorted(self.nodes.items())
             },
             "rels": {
@@ -233,6 +288,12 @@ class Schema:
                 for name, r in sorted(self.rels.items())
             },
         }
+
+
+def _property_spec(node: NodeType, name: str) -> str | dict[str, Any]:
+    """A property as declared: its type, or a table with its privacy marks."""
+    marks = {mark: True for mark in PRIVACY_MARKS if name in getattr(node, mark)}
+    return {"type": node.properties[name], **marks} if marks else node.properties[name]
 
 
 def merge_schema_data(base: Mapping[str, Any], extension: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,8 +315,11 @@ def merge_schema_data(base: Mapping[str, Any], extension: Mapping[str, Any]) -> 
         )
     for label, spec in extension.get("nodes", {}).items():
         target = merged["nodes"].setdefault(label, {"properties": {}})
-        target["properties"].update(spec.get("properties", {}))
-        for field in ("key", "description"):
+        for name, declared in spec.get("properties", {}).items():
+            before = target["properties"].get(name)
+            keeps_marks = isinstance(before, dict) and not isinstance(declared, dict)
+            target["properties"][name] = {**before, "type": declared} if keeps_marks else declared
+        for field in ("key", "description", "personal_key"):
             if field in spec:
                 target[field] = spec[field]
     for name, spec in extension.get("rels", {}).items():

@@ -36,6 +36,14 @@ def ingest(
         Optional[str], typer.Option(help="Text encoding of the file (default utf-8).")
     ] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help="Rows per write batch.")] = None,
+    pseudonymise: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymise",
+            help="Replace user ids and identifier properties (schema mark) by keyed hashes; the "
+            "key comes from KG_PSEUDONYM_KEY only. `kg lookup --reveal` maps one back.",
+        ),
+    ] = False,
 ) -> None:
     """Load structured rows into the graph. Idempotent: a second run changes nothing."""
     from kg.progress import rich_progress
@@ -50,6 +58,7 @@ def ingest(
             strict=strict,
             dangling=dangling,
             encoding=encoding,
+            pseudonymise=pseudonymise,
             progress=progress,
         )
     console.print(with_notes(ingest_table(report, f"Ingested {path}"), report.summary_lines()))

@@ -29,6 +29,9 @@ from kg.store.base import GraphStore
 __all__ = ["FORMATS", "IngestPlan", "IngestReport", "ingest_path", "plan_ingest", "run_ingest"]
 
 
+BatchRewrite = Callable[[Iterator[Batch]], Iterator[Batch]]
+
+
 class Loader(Protocol):
     def estimated_rows(self) -> int: ...
 
@@ -125,8 +128,12 @@ def run_ingest(
     dangling: DanglingPolicy = "placeholder",
     progress: ProgressReporter | None = None,
     rejects_dir: Path | None = None,
+    rewrite: BatchRewrite | None = None,
 ) -> IngestReport:
     """Load a planned input into ``store`` and report what happened.
+
+    ``rewrite`` changes batches between the loader and the store (the pseudonymiser of
+    ``kg ingest --pseudonymise``).
 
     With ``strict`` the whole input is checked first, so the first bad row stops the run
     before anything is written. Otherwise bad rows are skipped and written, with their
@@ -144,8 +151,13 @@ def run_ingest(
         problems = ProblemLog(rejects=RejectsFile(rejects_path_for(plan.path), fallback_dir=rejects_dir))
     try:
         with progress.task(f"Ingesting {plan.path.name}", total):
+            batches = plan.loader.batches(problems)
             return write_batches(
-                store, plan.loader.batches(problems), problems=problems, dangling=dangling, progress=progress
+                store,
+                rewrite(batches) if rewrite is not None else batches,
+                problems=problems,
+                dangling=dangling,
+                progress=progress,
             )
     finally:
         problems.close()
@@ -163,9 +175,12 @@ def ingest_path(
     encoding: str | None = None,
     progress: ProgressReporter | None = None,
     rejects_dir: Path | None = None,
+    rewrite: BatchRewrite | None = None,
 ) -> IngestReport:
     """Load one file (or MovieLens folder) into ``store``: ``plan_ingest`` then ``run_ingest``."""
     plan = plan_ingest(
         path, store.schema, fmt=fmt, mapping=mapping, strict=strict, batch_size=batch_size, encoding=encoding
     )
-    return run_ingest(store, plan, dangling=dangling, progress=progress, rejects_dir=rejects_dir)
+    return run_ingest(
+        store, plan, dangling=dangling, progress=progress, rejects_dir=rejects_dir, rewrite=rewrite
+    )

@@ -25,6 +25,11 @@ def _shown(raw: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def withheld(message: str, raw: Any) -> str:
+    """A problem message about a personal value, with the value itself left out."""
+    return message.replace(_shown(raw), "the value (personal data, not shown)")
+
+
 def _is_missing(raw: Any) -> bool:
     return (
         raw is None

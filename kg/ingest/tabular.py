@@ -12,7 +12,7 @@ import pandas as pd
 from kg.errors import InputError
 from kg.ids import slugify
 from kg.ingest.batches import Batch, NodeBatch, RelBatch
-from kg.ingest.convert import converter_for
+from kg.ingest.convert import converter_for, withheld
 from kg.ingest.mapping import Mapping
 from kg.ingest.problems import ProblemLog
 from kg.ingest.sources import DelimitedReader, JsonlReader, SourceRecord, read_header, scan_text
@@ -62,8 +62,10 @@ class TabularLoader:
                 f"Format {self.format!r} is not one of {', '.join(TABULAR_FORMATS)} for {path.name}."
             )
         self.delimiter = mapping.delimiter or _DELIMITERS.get(self.format, ",")
+        self._personal: set[str] = set()  # properties whose values a problem report withholds
         if mapping.nodes is not None:
             columns, types = mapping.nodes.properties, schema.nodes[mapping.nodes.label].all_properties()
+            self._personal = schema.nodes[mapping.nodes.label].personal
         else:
             assert mapping.edges is not None
             columns, types = mapping.edges.properties, schema.rels[mapping.edges.rel].properties
@@ -113,7 +115,8 @@ class TabularLoader:
             try:
                 values[prop] = convert(record.values.get(column))
             except ValueError as exc:
-                problems.report(self.path.name, record.line, f"column {column!r}: {exc}", raw=record.raw)
+                reason = withheld(str(exc), record.values.get(column)) if prop in self._personal else str(exc)
+                problems.report(self.path.name, record.line, f"column {column!r}: {reason}", raw=record.raw)
                 return None
         return values
 

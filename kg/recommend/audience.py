@@ -8,17 +8,21 @@ with the target are left out, and the best unseen target item decides a user's s
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from rapidfuzz import process
 
+from kg.config import Settings
 from kg.errors import NotFoundError
+from kg.privacy.consent import refused_users, require_group_size
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.filters import items_with_attribute
 from kg.recommend.interactions import InteractionGraph
 from kg.recommend.model import Recommender, user_chunk
+from kg.store import GraphStore
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,10 @@ def audience(
     *,
     explain: bool = True,
     progress: ProgressReporter | None = None,
+    exclude: Collection[str] = (),
 ) -> pd.DataFrame:
-    """The ``k`` users to target for ``target``, best first, with the item and the reason."""
+    """The ``k`` users to target for ``target``, best first, with the item and the reason;
+    users in ``exclude`` (no consent to marketing) are never among them."""
     graph = recommender.graph
     chosen = resolve_target(graph, target)
     progress = progress or SilentProgress()
@@ -113,6 +119,8 @@ def audience(
             best_item[users] = chosen.items[column]
             personal_rank[users] = (total > best_score[users, None]).sum(axis=1) + 1
             progress.advance(len(users))
+    if exclude:
+        best_score[np.isin(graph.user_ids.astype(str), list(exclude))] = -np.inf
     reachable = np.flatnonzero(np.isfinite(best_score))
     top = reachable[np.argsort(-best_score[reachable], kind="stable")[:k]]
     rows = []
@@ -133,3 +141,22 @@ def audience(
         rows,
         columns=["rank", "user", "score", "item", "name", "rank_for_user", *(["reason"] if explain else [])],
     )
+
+
+def consented_audience(
+    store: GraphStore,
+    settings: Settings,
+    recommender: Recommender,
+    target: str,
+    k: int = 20,
+    *,
+    explain: bool = True,
+    progress: ProgressReporter | None = None,
+) -> tuple[pd.DataFrame, int]:
+    """``audience`` as every output to a marketer gets it: users who refused marketing
+    left out (and counted), and no list shorter than ``privacy.min_group_size``."""
+    refused = refused_users(store, settings)
+    frame = audience(recommender, target, k, explain=explain, progress=progress, exclude=refused)
+    require_group_size(len(frame), settings.privacy.min_group_size, "The audience")
+    in_graph = int(np.isin(recommender.graph.user_ids.astype(str), list(refused)).sum()) if refused else 0
+    return frame, in_graph

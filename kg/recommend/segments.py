@@ -49,6 +49,7 @@ class Segmentation:
     profiles: pd.DataFrame
     model: str
     created_at: str
+    merged: int = 0  # clusters below the minimum group size, folded into their nearest
 
 
 def spectral_user_embeddings(graph: InteractionGraph, seed: int) -> np.ndarray:
@@ -83,8 +84,12 @@ def segment_users(
     seed: int = 42,
     embeddings: np.ndarray | None = None,
     embedding_source: str = "spectral",
+    min_size: int = 1,
 ) -> Segmentation:
-    """Cluster every user of ``graph`` into ``k`` segments and profile each segment."""
+    """Cluster every user of ``graph`` into ``k`` segments and profile each segment.
+
+    A cluster of fewer than ``min_size`` users (``privacy.min_group_size``) is never an
+    output: its members join the nearest larger cluster, so fewer segments come back."""
     if k < 2:
         raise InputError("--k must be at least 2 segments.")
     if graph.n_users < k:
@@ -109,14 +114,32 @@ def segment_users(
             )
         )
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(features)
-    order = np.argsort(-np.bincount(kmeans.labels_, minlength=k), kind="stable")  # segment 1 = largest
-    relabel = np.empty(k, dtype=np.int64)
-    relabel[order] = np.arange(k)
-    labels = relabel[kmeans.labels_]
-    distances = np.linalg.norm(features - kmeans.cluster_centers_[kmeans.labels_], axis=1)
+    sizes = np.bincount(kmeans.labels_, minlength=k)
+    kept = np.flatnonzero(sizes >= min_size)
+    if len(kept) == 0:
+        raise InputError(
+            f"Every one of the {k} segments would hold fewer than {min_size} users "
+            "(privacy.min_group_size); lower --k."
+        )
+    centres = kmeans.cluster_centers_[kept]
+    raw = np.searchsorted(kept, kmeans.labels_)
+    orphans = np.flatnonzero(~np.isin(kmeans.labels_, kept))  # members of the too-small clusters
+    if len(orphans):
+        gaps = np.linalg.norm(features[orphans, None, :] - centres[None, :, :], axis=2)
+        raw[orphans] = np.argmin(gaps, axis=1)
+    order = np.argsort(-np.bincount(raw, minlength=len(kept)), kind="stable")  # segment 1 = largest
+    relabel = np.empty(len(kept), dtype=np.int64)
+    relabel[order] = np.arange(len(kept))
+    labels = relabel[raw]
+    distances = np.linalg.norm(features - centres[raw], axis=1)
     model = f"kmeans-k{k}-{embedding_source}+behaviour"
     return Segmentation(
-        labels, distances, _profiles(graph, labels, k), model, datetime.now(UTC).isoformat(timespec="seconds")
+        labels,
+        distances,
+        _profiles(graph, labels, len(kept)),
+        model,
+        datetime.now(UTC).isoformat(timespec="seconds"),
+        merged=k - len(kept),
     )
 
 
@@ -270,9 +293,20 @@ def segment_graph(
             )
     else:
         notes.append(f"{why_not}; segmenting on spectral graph embeddings")
+    minimum = settings.privacy.min_group_size
     segmentation = segment_users(
-        graph, k, seed=settings.recommend.seed, embeddings=embeddings, embedding_source=source
+        graph,
+        k,
+        seed=settings.recommend.seed,
+        embeddings=embeddings,
+        embedding_source=source,
+        min_size=minimum,
     )
+    if segmentation.merged:
+        notes.append(
+            f"{segmentation.merged} segment(s) smaller than {minimum} users (privacy.min_group_size) "
+            "were merged into the nearest larger segment"
+        )
     if write:
         write_segments(store, graph, segmentation)
     return segmentation, segment_table(segmentation), notes

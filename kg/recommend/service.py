@@ -161,3 +161,12 @@ def write_all_recommendations(
     return write_recommendations(
         store, pd.concat(frames, ignore_index=True), recommender.name, recommender.created_at
     )
+
+
+def discard_fitted(settings: Settings) -> bool:
+    """Delete the fitted recommender (``kg forget``: it holds rows of the people it was fitted
+    on); the next request fits a new one on the graph as it is. True if one was there."""
+    path = model_path(settings)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed

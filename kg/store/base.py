@@ -145,6 +145,15 @@ class GraphStore(ABC):
     ) -> pd.DataFrame:
         """Run one Cypher statement with parameters. Read-only unless ``write``."""
 
+    def erase_deleted_data(self) -> bool:
+        """Make deleted values unreadable from the store's files (after ``kg forget``).
+
+        A database marks deleted records free and reuses them later; their bytes stay in
+        its files until then. Returns True when the store rewrote its files. A server
+        (Neo4j) manages its own files: this is False there, and the README says how to
+        compact a Neo4j database offline."""
+        return False
+
     @abstractmethod
     def counts(self) -> GraphCounts:
         """Number of nodes per label and relationships per type."""
@@ -244,7 +253,7 @@ def columns_for_driver(rows: pd.DataFrame, types: dict[str, str] | None = None) 
 
 def _to_int(name: str, value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
-        raise InputError(f"{name} is declared INT64 but a row holds {value!r}.")
+        raise InputError(f"{name} is declared INT64 but a row holds a fraction.")
     return int(value)
 
 

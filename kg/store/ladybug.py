@@ -13,6 +13,7 @@ values travel as parameters (Arrow tables for batches). Batch columns are rename
 from __future__ import annotations
 
 import math
+import shutil
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -112,6 +113,47 @@ class LadybugStore(GraphStore):
         lock = getattr(self, "_lock", None)
         if lock is not None:
             lock.release()
+
+    def erase_deleted_data(self) -> bool:
+        """Rewrite the database file without the free space deleted records leave: every
+        node and relationship is copied into a new file beside it (bulk ``COPY``), the
+        counts are checked, and the new file is renamed over the old one. The store's
+        lock is held all along; a crash before the rename leaves the old file, after it
+        the new one. (LadybugDB's ``EXPORT DATABASE`` cannot write relationship tables
+        that connect several label pairs, which this schema has.)"""
+        if self.read_only:
+            raise StoreError("The store is open read-only; it cannot be rewritten.")
+        before = self.counts()
+        fresh = self.path.with_name(f".{self.path.name}.compact")
+        _remove(fresh)
+        with LadybugStore(fresh, self.schema) as copy:
+            copy.ensure_schema()
+            self._copy_into(copy)
+            same = copy.counts() == before
+        _remove(fresh.with_name(fresh.name + ".lock"))
+        if not same:
+            _remove(fresh)
+            raise StoreError("The rewritten store lost records; the original was kept.")
+        self._conn.close()
+        self._db.close()
+        try:
+            fresh.replace(self.path)
+            for suffix in (".wal", ".shadow"):
+                _remove(self.path.with_name(self.path.name + suffix))
+        finally:
+            self._db = ladybug.Database(str(self.path))
+            self._conn = ladybug.Connection(self._db)
+        return True
+
+    def _copy_into(self, other: GraphStore) -> None:
+        for label in sorted(self.schema.nodes):
+            for batch in self.iter_nodes(label):
+                other.upsert_nodes(label, batch)
+        for rel_type in sorted(self.schema.rels):
+            for batch in self.iter_relationships(rel_type):
+                for (from_label, to_label), pair in batch.groupby(["from_label", "to_label"], sort=True):
+                    rows = pair.drop(columns=["from_label", "to_label"])
+                    other.upsert_relationships(rel_type, str(from_label), str(to_label), rows)
 
     # ------------------------------------------------------------------ low level
     def _run(self, cypher: str, params: dict[str, Any] | None = None) -> ladybug.QueryResult:
@@ -470,6 +512,14 @@ def _require_single_statement(conn: ladybug.Connection, cypher: str) -> None:
             raise _query_error(str(exc)) from exc
     if not prepared.is_success():
         raise _query_error(prepared.get_error_message())
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder left by an earlier run, if any."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _query_error(message: str) -> KGError:
