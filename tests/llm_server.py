@@ -1,20 +1,35 @@
-"""A real OpenAI-compatible ``/v1/chat/completions`` server on loopback that records
-every request body: privacy tests read exactly what left the process. It is not a model:
-it answers each prompt with a fixed acknowledgement."""
+"""A real OpenAI-compatible ``/v1/chat/completions`` server on loopback, for tests of the
+``openai`` backend. It records every request (raw body, parsed body, Authorization
+header), so privacy tests read exactly what left the process, and it can fail the next
+request with a 500 to exercise retries. It is not a model: ``answer`` maps the user
+prompt to a reply (by default the facts it was given, prefixed with "Described: ")."""
 
 from __future__ import annotations
 
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
+
+PATH = "/v1/chat/completions"
+
+
+def describe_facts(prompt: str) -> str:
+    """``Described: <first 60 characters of the facts>`` for an enrich prompt."""
+    facts = prompt.split("Facts: ", 1)[-1].split("\n", 1)[0]
+    return f"Described: {facts[:60]}"
 
 
 class RecordingChatServer(http.server.ThreadingHTTPServer):
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[str], str] = describe_facts) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.answer = answer
         self.bodies: list[str] = []
+        self.requests: list[dict[str, Any]] = []
+        self.authorization: set[str] = set()
+        self.fail_next = False
 
     @property
     def url(self) -> str:
@@ -27,8 +42,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
         self.server.bodies.append(raw)
-        answer = {"choices": [{"message": {"role": "assistant", "content": "A customer of the shop."}}]}
-        payload = json.dumps(answer).encode()
+        body = json.loads(raw)
+        self.server.requests.append(body)
+        self.server.authorization.add(self.headers.get("Authorization", ""))
+        if self.path != PATH or self.server.fail_next:
+            self.server.fail_next = False
+            self.send_response(500 if self.path == PATH else 404)
+            self.end_headers()
+            return
+        content = self.server.answer(body["messages"][-1]["content"])
+        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -40,8 +63,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextmanager
-def recording_chat_server() -> Iterator[RecordingChatServer]:
-    server = RecordingChatServer()
+def recording_chat_server(answer: Callable[[str], str] = describe_facts) -> Iterator[RecordingChatServer]:
+    server = RecordingChatServer(answer)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -3,9 +3,7 @@ openai backends (a tiny model built here; a real HTTP server on loopback) and th
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from kg.config import EmbeddingSettings, Settings
 from kg.errors import ConfigError
 from kg.ids import slugify
 from kg.store import GraphStore
+from tests.llm_server import RecordingChatServer, recording_chat_server
 from tests.shop_graph import build_shop_graph
 
 
@@ -65,53 +64,20 @@ def test_template_enrich_stores_text_and_vectors_and_reruns_from_cache(
 
 
 # ---------------------------------------------------------------------- openai backend
-class _ChatServer(http.server.ThreadingHTTPServer):
-    """An OpenAI-compatible /chat/completions endpoint; the first request gets a 500."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ChatHandler)
-        self.requests: list[dict] = []
-        self.authorization: set[str] = set()
-        self.fail_next = True
-
-
-class _ChatHandler(http.server.BaseHTTPRequestHandler):
-    server: _ChatServer
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)
-        self.server.authorization.add(self.headers.get("Authorization", ""))
-        if self.path != "/v1/chat/completions" or self.server.fail_next:
-            self.server.fail_next = False
-            self.send_response(500 if self.path == "/v1/chat/completions" else 404)
-            self.end_headers()
-            return
-        facts = body["messages"][-1]["content"].split("Facts: ", 1)[1].split("\n", 1)[0]
-        answer = {"choices": [{"message": {"role": "assistant", "content": f"Described: {facts[:60]}"}}]}
-        payload = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def chat_server() -> Iterator[_ChatServer]:
-    server = _ChatServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def chat_server() -> Iterator[RecordingChatServer]:
+    """The loopback server; its first request gets a 500."""
+    with recording_chat_server() as server:
+        server.fail_next = True
+        yield server
 
 
 def test_openai_backend_describes_nodes_retries_and_a_second_enrich_makes_no_calls(
-    store: GraphStore, shop, settings: Settings, chat_server: _ChatServer, monkeypatch: pytest.MonkeyPatch
+    store: GraphStore,
+    shop,
+    settings: Settings,
+    chat_server: RecordingChatServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KG_LLM_API_KEY", "test-key")
     url = f"http://127.0.0.1:{chat_server.server_address[1]}/v1"
@@ -139,7 +105,11 @@ def test_openai_backend_describes_nodes_retries_and_a_second_enrich_makes_no_cal
 
 
 def test_second_kg_enrich_run_makes_zero_model_calls(
-    store: GraphStore, shop, settings: Settings, chat_server: _ChatServer, monkeypatch: pytest.MonkeyPatch
+    store: GraphStore,
+    shop,
+    settings: Settings,
+    chat_server: RecordingChatServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store.close()
     monkeypatch.setenv("KG_EMBEDDINGS__LLM_URL", f"http://127.0.0.1:{chat_server.server_address[1]}/v1")
@@ -159,7 +129,7 @@ def test_second_kg_enrich_run_makes_zero_model_calls(
     assert len(chat_server.requests) == calls
 
 
-def test_openai_backend_errors_are_clear(chat_server: _ChatServer) -> None:
+def test_openai_backend_errors_are_clear(chat_server: RecordingChatServer) -> None:
     with pytest.raises(ConfigError, match="base URL"):
         make_backend(EmbeddingSettings(enrich_backend="openai", llm_model="m"))
     url = f"http://127.0.0.1:{chat_server.server_address[1]}/wrong"
