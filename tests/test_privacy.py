@@ -223,14 +223,18 @@ def test_forget_on_neo4j(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_forget_movielens_user_1(private_settings: Settings) -> None:
+    traces = ["User: User 1.", '"User:1"']  # node text (store and cache), entity names
     with open_store(private_settings) as store:
         ingest_path(store, require(MOVIELENS), fmt="movielens")
+        enrich_store(private_settings, store, labels=["User"])  # node text and cached vectors of user 1
+        assert files_holding(private_settings.data_dir, ["User: User 1."])
         before = store.counts().relationships["RATED"]
         report = forget_users(private_settings, store, ["1"])
-        assert report.relationships["RATED"] == 272
+        assert report.relationships["RATED"] == 272 and report.cache_entries >= 1
         assert store.counts().relationships["RATED"] == before - 272
         assert store.existing_node_ids("User", ["1", "415"]) == {"415"}  # 415 shares user 1's zip code
         assert forget_users(private_settings, store, ["1"]).nothing_to_forget
+    assert files_holding(private_settings.data_dir, traces) == {}
 
 
 # ---------------------------------------------------------------------- pseudonyms
