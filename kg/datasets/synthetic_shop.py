@@ -162,6 +162,21 @@ from = { label = "User", column = "user_id" }
 to = { label = "Item", column = "sku" }
 properties = { count = "quantity", amount = "amount", timestamp = "timestamp" }
 """,
+    # A review is a Document its author WROTE and that REVIEWS the item. Its id is the
+    # one `kg extract` gives the same row (file stem + id), so extraction and ingest meet
+    # on one node in either order, and re-ingesting keeps the author link.
+    "reviews.toml": """\
+format = "jsonl"
+
+[nodes]
+label = "Document"
+id = "document_id"
+properties = { text = "text", source = "source" }
+links = [
+  { rel = "WROTE", label = "User", column = "user_id", direction = "in", key = "value" },
+  { rel = "REVIEWS", label = "Item", column = "sku", key = "value" },
+]
+""",
     "views.toml": """\
 [edges]
 rel = "VIEWED"
@@ -179,6 +194,14 @@ LOAD_ORDER = (
     ("purchases.csv", "purchases.toml"),
     ("views.csv", "views.toml"),
 )
+# Reviews load after the users and items they link (and before or after `kg extract`
+# reads the same file); kept out of LOAD_ORDER so the catalogue alone stays text-free.
+REVIEW_FILES = ("reviews.jsonl", "reviews.toml")
+
+
+def review_files(out_dir: Path) -> tuple[Path, Path]:
+    """The generated reviews and the mapping that links each to its author and item."""
+    return out_dir / REVIEW_FILES[0], out_dir / REVIEW_FILES[1]
 
 
 def generate_shop(out_dir: Path, size: ShopSize = ShopSize(), seed: int = 7) -> list[tuple[Path, Path]]:
@@ -375,6 +398,8 @@ REVIEW_TEMPLATES = (
     "Compared with my old {other} one, this {noun_lower} from {spelled} is far better. Shipped from {city} quickly.",
     "{spelled} makes great gear. The {color} {noun_lower} fits well, worth the ${price:.0f}.",
     "Disappointed: the {material} on my {name} wore out after two weeks. {spelled} support in {city} was helpful though.",
+    "Terrible {noun_lower}. The {material} feels cheap and it broke within days; never buying {spelled} again.",
+    "Love it! The {color} {name} is excellent and the {material} is wonderful; {spelled} did a great job.",
 )
 
 
@@ -400,8 +425,10 @@ def _write_reviews(
             )
             record = {
                 "id": f"R{index + 1:05d}",
+                "document_id": f"reviews-R{index + 1:05d}",
                 "user_id": users[int(rng.integers(len(users)))],
                 "sku": item.sku,
+                "source": "reviews.jsonl",
                 "text": text,
             }
             handle.write(json.dumps(record) + "\n")
