@@ -20,6 +20,7 @@ from kg.commands import (
     ingest,
     marketing,
     privacy,
+    profile,
     query,
     recommend,
     serve,
@@ -38,7 +39,20 @@ app = typer.Typer(
 )
 app.callback()(global_options)
 
-COMMANDS = (demo, ingest, query, datasets, export, extract, embeddings, recommend, serve, marketing, privacy)
+COMMANDS = (
+    demo,
+    ingest,
+    query,
+    datasets,
+    export,
+    extract,
+    embeddings,
+    recommend,
+    serve,
+    marketing,
+    privacy,
+    profile,
+)
 for module in COMMANDS:
     module.register(app)
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from cypher import load_query
 from kg.config import Settings
-from kg.datasets.synthetic_shop import ShopSize, generate_shop
+from kg.datasets.synthetic_shop import ShopSize, generate_shop, review_files
 from kg.ingest import ingest_path
 from kg.progress import rich_progress
 from kg.render import counts_table, frame_table, ingest_table
@@ -35,7 +35,7 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
     started = time.perf_counter()
     shop_dir = settings.data_dir / "demo-shop"
     console.rule("[bold]1. Generate a synthetic shop")
-    files = generate_shop(shop_dir, size or ShopSize(), seed=seed)
+    files = [*generate_shop(shop_dir, size or ShopSize(), seed=seed), review_files(shop_dir)]
     console.print(f"Wrote {len(files)} files and their mappings to {shop_dir}")
     with open_store(settings) as store:
         console.rule(f"[bold]2. Ingest into the {store.name} store at {settings.store}")
@@ -52,7 +52,9 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
         _embed_graph(store, settings, console)
         console.rule("[bold]6. Recommend, explain, target and segment")
         _recommend_and_target(store, settings, console)
-        console.rule("[bold]7. A campaign: copy per arm, simulated outcomes, the report")
+        console.rule("[bold]7. Understand users: review sentiment and a profile with interest tags")
+        _understand_users(store, settings, console)
+        console.rule("[bold]8. A campaign: copy per arm, simulated outcomes, the report")
         _campaign(store, settings, shop_dir, console)
     console.rule(f"[bold green]Demo finished in {time.perf_counter() - started:.0f}s")
     console.print(f"Explore it: kg stats, kg query top-customers --param k=20 (store: {settings.store})")
@@ -158,6 +160,24 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
     segmentation, table, notes = segment_graph(store, settings, 8)
     print_notes(console, notes)
     console.print(frame_table(table, title=f"Customer segments ({segmentation.model})"))
+
+
+def _understand_users(store: GraphStore, settings: Settings, console: Console) -> None:
+    """`kg sentiment score` (VADER unless a classifier was trained), `kg profile --all`,
+    and one customer's profile."""
+    from kg.understand.profiles import build_profiles, write_profiles
+    from kg.understand.report import profile_tables
+    from kg.understand.reviews import score_reviews
+    from kg.understand.sentiment import load_model
+
+    report = score_reviews(store, load_model(settings))
+    opinions = ", ".join(f"{n:,} {label}" for label, n in report.opinions.items())
+    console.print(f"Scored {report.reviews:,} reviews with {report.model}; OPINION edges: {opinions}")
+    profiles = build_profiles(store)
+    written = write_profiles(store, profiles)
+    console.print(f"Profiled {len(profiles):,} users; {written:,} INTERESTED_IN tags (kg query users-by-tag)")
+    if "U00001" in profiles:
+        console.print(*profile_tables(profiles["U00001"]))
 
 
 def _campaign(store: GraphStore, settings: Settings, shop_dir: Path, console: Console) -> None:

@@ -20,6 +20,7 @@ from kg.datasets.synthetic_shop import BRANDS, ShopSize, generate_shop
 from kg.ids import slugify
 from kg.ingest import ingest_path
 from kg.store import GraphStore
+from kg.understand.profiles import build_profiles, write_profiles
 
 SMALL_SHOP = ShopSize(users=90, items=60, purchases_per_user=6.0, views_per_user=12.0, reviews=60)
 
@@ -68,6 +69,7 @@ def build_shop_graph(
     segments, in_segment = _segments(store, users)
     recommended = _recommendations(store, purchases, users, cold)
     messages = _messages(store, users, items)
+    write_profiles(store, profiles := build_profiles(store))  # the real `kg profile --all`
     return ShopGraph(
         categories=categories,
         items=pd.concat([items, cold], ignore_index=True),
@@ -83,7 +85,7 @@ def build_shop_graph(
         segments=segments,
         in_segment=in_segment,
         recommended=recommended,
-        extra={"messages": messages},
+        extra={"messages": messages, "profiles": profiles},
     )
 
 

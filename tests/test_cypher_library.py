@@ -357,6 +357,18 @@ def campaign_messages(g: ShopGraph, p: dict) -> pd.DataFrame:
     return rows[["arm", "audience", "item", "name", "checked", "issues", "text"]].head(p["k"])
 
 
+def users_by_tag(g: ShopGraph, p: dict) -> pd.DataFrame:
+    profiles = g.extra["profiles"]
+    rows = [
+        (user, tag.score, tag.source, profile.segment or "", profile.price_band or "")
+        for user, profile in profiles.items()  # type: ignore[attr-defined]
+        for tag in profile.tags.itertuples()
+        if tag.tag == p["tag"] and tag.score >= p["min_score"]
+    ]
+    frame = pd.DataFrame(rows, columns=["user", "score", "source", "segment", "price_band"])
+    return frame.sort_values(["score", "user"], ascending=[False, True]).head(p["k"])
+
+
 # Portable query -> (pandas expectation, whether row order is defined by the query).
 EXPECTED: dict[str, tuple[Callable[[ShopGraph, dict], pd.DataFrame], bool]] = {
     "top-customers": (top_customers, True),
@@ -376,6 +388,7 @@ EXPECTED: dict[str, tuple[Callable[[ShopGraph, dict], pd.DataFrame], bool]] = {
     "recommendation-coverage": (recommendation_coverage, True),
     "view-conversion": (view_conversion, True),
     "campaign-messages": (campaign_messages, True),
+    "users-by-tag": (users_by_tag, True),
 }
 
 

@@ -33,13 +33,27 @@ class AudienceTarget:
     items: np.ndarray
 
 
+# Interest tags of `kg profile` (kind:key) whose key is an attribute node's key.
+TAG_LABELS = {"brand": "Brand", "category": "Category", "material": "Material"}
+
+
 def resolve_target(graph: InteractionGraph, target: str) -> AudienceTarget:
     """An item id, or an attribute (category, brand, genre...) by id or name. ``Label:value``
     picks the label: ``Item:50`` is the item with id 50 (the form `kg predict` and the
-    embeddings use), ``Genre:Drama`` the genre, whatever else is called "Drama"."""
+    embeddings use), ``Genre:Drama`` the genre, whatever else is called "Drama".
+    ``Tag:brand:northpeak`` is an interest tag of `kg profile`: the items it names."""
     if graph.has_item(target):
         return _item_target(graph, target)
     label, _, value = target.partition(":") if ":" in target else ("", "", target)
+    if label.casefold() == "tag":
+        kind, _, key = value.partition(":")
+        if kind not in TAG_LABELS:
+            raise NotFoundError(
+                f"Tag {value!r} names no items; target brand:, category: or material: tags "
+                "(find users by any tag with `kg query users-by-tag`)."
+            )
+        found = resolve_target(graph, f"{TAG_LABELS[kind]}:{key}")
+        return AudienceTarget(f"tag {value} ({found.description})", found.items)
     known_labels = list(dict.fromkeys(graph.attributes["label"].astype(str)))
     if label:
         if label.casefold() == "item":
