@@ -28,7 +28,9 @@ class ImplicitMF(Scorer):
         from implicit.cpu import als, bpr
 
         classes = {"als": als.AlternatingLeastSquares, "bpr": bpr.BayesianPersonalizedRanking}
-        return classes[self.name](**self.params, random_state=self.context.seed)
+        # BPR's threads update shared factors without locks: one thread, or no two fits agree
+        threads = {"num_threads": 1} if self.name == "bpr" else {}
+        return classes[self.name](**self.params, random_state=self.context.seed, **threads)
 
     def fit(self, graph: InteractionGraph) -> None:
         with single_threaded(user_api="blas"), warnings.catch_warnings():
