@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -87,7 +88,17 @@ def test_library_queries_listed_and_run(tmp_path: Path, mapped_file: tuple[Path,
     assert listing.returncode == 0 and "top-customers" in listing.stdout
     store = ["--store", str(tmp_path / "g")]
     kg(*store, "ingest", str(mapped_file[0]), "--mapping", str(mapped_file[1]))
-    assert kg(*store, "query", "top-customers", "-p", "k=3").returncode == 0
+    purchases, edges = tmp_path / "purchases.csv", tmp_path / "purchases.toml"
+    purchases.write_text("user,item,amount\nu2,i1,5.0\nu2,i2,7.5\nu1,i1,30.0\nu3,i3,1.0\n")
+    edges.write_text(
+        '[edges]\nrel = "PURCHASED"\nfrom = { label = "User", column = "user" }\n'
+        'to = { label = "Item", column = "item" }\nproperties = { amount = "amount" }\n'
+    )
+    assert kg(*store, "ingest", str(purchases), "--mapping", str(edges)).returncode == 0
+    top = kg(*store, "query", "top-customers", "-p", "k=2")
+    assert top.returncode == 0, top.stderr
+    rows = re.findall(r"│\s*(u\d)\s*│\s*(\w*)\s*│\s*(\d+)\s*│\s*([\d.]+)\s*│", top.stdout)
+    assert rows == [("u2", "Alan", "2", "12.5"), ("u1", "Ada", "1", "30")], top.stdout
     assert_clean_error(kg(*store, "query", "top-customers", "-p", "k=many"), "Parameter k", "not an integer")
     assert_clean_error(kg(*store, "query", "no-such-query"), "No query named 'no-such-query'")
 

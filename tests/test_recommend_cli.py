@@ -79,9 +79,15 @@ def test_similar_audience_and_segment(shop: list[str]) -> None:
     similar = kg(*shop, "similar", "P00003", "--k", "4", "--explain")
     assert similar.returncode == 0, similar.stderr
     assert "Similar to" in similar.stdout and "MATCH" in similar.stdout
-    target = kg(*shop, "audience", "Footwear", "--k", "5")
+    listed = re.findall(r"│\s*(\d+)\s*│\s*(P\d{5})\s*│", similar.stdout)
+    assert [rank for rank, _ in listed] == ["1", "2", "3", "4"], similar.stdout
+    assert "P00003" not in {item for _, item in listed}  # never the item itself
+    target = kg(*shop, "audience", "Footwear", "--k", "12")
     assert target.returncode == 0, target.stderr
     assert "Audience for category Footwear" in " ".join(target.stdout.split())
+    users = re.findall(r"│\s*(\d+)\s*│\s*(U\d{5})\s*│", target.stdout)
+    assert [int(rank) for rank, _ in users] == list(range(1, 13)), target.stdout
+    assert len({user for _, user in users}) == 12  # twelve different people, best first
     segments = kg(*shop, "segment", "--k", "3", env={"COLUMNS": "80"})
     assert segments.returncode == 0, segments.stderr
     assert "Wrote Segment nodes" in " ".join(segments.stdout.split())
