@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.measure import measure
 from embeddings.device import quiet_libraries, use_cpu_threads
-from embeddings.evaluate import metrics_from_result
 from embeddings.export import TripleSplits
+from embeddings.link_metrics import metrics_from_result
 from embeddings.train import train_on_splits
 
 DATASETS = ("nations", "kinships", "umls")

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from embeddings.artifact import TrainedModel
 from embeddings.checkpoints import check_checkpoint, partial_path
-from embeddings.evaluate import holdout_metrics
 from embeddings.export import (
     check_holdout_mode,
     export_triples,
@@ -22,6 +21,7 @@ from embeddings.export import (
     split_triples,
     triples_fingerprint,
 )
+from embeddings.link_metrics import holdout_metrics
 from embeddings.recipes import resolve_recipe
 from embeddings.runs import find_run_by_key, load_model, save_run
 from embeddings.text import text_features

@@ -77,7 +77,7 @@ def _extract_text(store: GraphStore, settings: Settings, shop_dir: Path, console
     """Descriptions and reviews become Documents whose brands, materials, categories and
     places link to the catalogue (a trained joint model is used only if one exists)."""
     from kg.extract import Extractor, ReadOptions, extract_graph_text, extract_path, find_model
-    from kg.extract.report import extract_table
+    from kg.extract.tables import extract_table
 
     extractor = Extractor(settings, store, find_model(settings))
     with rich_progress(console) as progress:
@@ -110,7 +110,7 @@ def _embed_graph(store: GraphStore, settings: Settings, console: Console) -> Non
     back as embedding_distmult) and `kg predict` for one customer."""
     from embeddings.enrich import enrich_store
     from embeddings.predict import predict_links
-    from embeddings.report import enrich_table, metrics_table
+    from embeddings.tables import enrich_table, metrics_table
     from embeddings.workflow import train_from_store
 
     with rich_progress(console) as progress:

@@ -8,8 +8,8 @@ import torch
 from pykeen.datasets import Nations
 from pykeen.evaluation import RankBasedEvaluator
 
-from embeddings.evaluate import FocusedFilterEvaluator, relevant_filter_triples
 from embeddings.export import TripleSplits
+from embeddings.link_metrics import FocusedFilterEvaluator, relevant_filter_triples
 from embeddings.train import train_on_splits
 
 

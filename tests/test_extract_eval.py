@@ -17,7 +17,7 @@ from kg.extract.conll04 import (
     tags_from_spans,
     write_conll04,
 )
-from kg.extract.evaluate import evaluate
+from kg.extract.extraction_metrics import evaluate
 from tests.conftest import CONLL04, require
 
 

@@ -13,7 +13,7 @@ from kg.errors import NotFoundError
 from kg.extract import evaluate_file, find_model, preview_text
 from kg.extract.conll04 import read_conll04, write_conll04
 from kg.extract.encoder import WordEncoder
-from kg.extract.evaluate import evaluate
+from kg.extract.extraction_metrics import evaluate
 from kg.extract.relation_model import distance_bucket, word_shape
 from kg.extract.training import ExtractionModel, TrainingOptions, latest_run, train_extractor
 from tests.conftest import CONLL04, require

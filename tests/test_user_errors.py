@@ -17,8 +17,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from cli import app
-from embeddings.report import runs_table
 from embeddings.runs import RunSummary
+from embeddings.tables import runs_table
 from kg.config import load_settings
 from kg.errors import ConfigError
 from kg.store import open_store

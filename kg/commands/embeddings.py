@@ -53,7 +53,7 @@ def train(
     ] = None,
 ) -> None:
     """Train knowledge-graph embeddings on the graph; evaluate, register and write them back."""
-    from embeddings.report import metrics_table
+    from embeddings.tables import metrics_table
     from embeddings.workflow import train_from_store
     from kg.progress import rich_progress
     from kg.store import open_store
@@ -93,8 +93,8 @@ def _parse_options(items: list[str]) -> dict[str, object]:
 @models_app.command("list")
 def models_list() -> None:
     """Trained runs, newest first; the selected one is marked."""
-    from embeddings.report import runs_table
     from embeddings.runs import list_runs
+    from embeddings.tables import runs_table
 
     console.print(runs_table(list_runs(state.settings())))
 
@@ -106,8 +106,8 @@ def models_show(
     ] = None,
 ) -> None:
     """Configuration, metrics and graph status of one run."""
-    from embeddings.report import metrics_table, run_details_table
     from embeddings.runs import graph_status, load_model
+    from embeddings.tables import metrics_table, run_details_table
 
     settings = state.settings()
     trained = load_model(settings, run)
@@ -155,7 +155,7 @@ def enrich(
 ) -> None:
     """Describe every node from its neighbourhood and store the text and its embedding."""
     from embeddings.enrich import enrich_store
-    from embeddings.report import enrich_table
+    from embeddings.tables import enrich_table
     from kg.progress import rich_progress
     from kg.store import open_store
 

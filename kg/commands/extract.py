@@ -55,7 +55,7 @@ def extract_run(
 ) -> None:
     """Extract facts from text into the graph. Idempotent: unchanged documents are skipped."""
     from kg.extract import ReadOptions, extract_graph_text, extract_path, open_extractor
-    from kg.extract.report import extract_table
+    from kg.extract.tables import extract_table
     from kg.progress import rich_progress
     from kg.render import with_notes
     from kg.store import open_store
@@ -94,7 +94,7 @@ def extract_preview(
 ) -> None:
     """Show what extraction would write for TEXT, without writing anything."""
     from kg.extract import find_model, preview_text
-    from kg.extract.report import preview_tables
+    from kg.extract.tables import preview_tables
     from kg.store import open_store
 
     settings = state.settings()
@@ -151,7 +151,7 @@ def extract_eval(
 ) -> None:
     """Entity P/R/F1 (exact span and type) and strict relation P/R/F1 of a trained model."""
     from kg.extract import evaluate_file
-    from kg.extract.report import evaluation_table
+    from kg.extract.tables import evaluation_table
     from kg.progress import rich_progress
 
     with rich_progress(err_console) as progress:

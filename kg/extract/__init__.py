@@ -17,7 +17,7 @@ from pathlib import Path
 from kg.config import Settings
 from kg.extract.conll04 import read_conll04
 from kg.extract.documents import ReadOptions, documents_from_graph, read_documents
-from kg.extract.evaluate import EvaluationReport
+from kg.extract.extraction_metrics import EvaluationReport
 from kg.extract.facts import DocumentFacts, DocumentRecord
 from kg.extract.pipeline import Extractor, ExtractReport, run_extraction
 from kg.extract.training import (

@@ -25,7 +25,7 @@ from torch import nn
 from kg.errors import InputError, NotFoundError
 from kg.extract.conll04 import LabelledSentence, tags_from_spans
 from kg.extract.encoder import DEFAULT_ENCODER, WordEncoder
-from kg.extract.evaluate import EvaluationReport, evaluate
+from kg.extract.extraction_metrics import EvaluationReport, evaluate
 from kg.extract.relation_model import (
     NO_RELATION,
     JointExtractor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from kg.extract.evaluate import EvaluationReport, Scores
+from kg.extract.extraction_metrics import EvaluationReport, Scores
 from kg.extract.facts import DocumentFacts
 from kg.extract.pipeline import ExtractReport
 
