@@ -12,6 +12,7 @@ import typer
 
 from kg.command_errors import KGGroup, run_app
 from kg.commands import (
+    ask,
     datasets,
     demo,
     embeddings,
@@ -52,6 +53,7 @@ COMMANDS = (
     marketing,
     privacy,
     profile,
+    ask,
 )
 for module in COMMANDS:
     module.register(app)
