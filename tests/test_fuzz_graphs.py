@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kg.config import RecommendSettings, Settings, load_settings
+from kg.config import PrivacySettings, RecommendSettings, Settings, load_settings
 from kg.errors import KGError
 from kg.recommend.audience import audience
 from kg.recommend.evaluate import evaluate
@@ -123,9 +123,15 @@ def _edges(rows: list[tuple[str, str]]) -> pd.DataFrame:
 
 def fuzz_settings(root: Path, **recommend: Any) -> Settings:
     """Cheap signals and baselines (ALS and BPR grids take seconds even on tiny graphs;
-    they run on the fixed shapes of test_recommend_shapes.py)."""
+    they run on the fixed shapes of test_recommend_shapes.py). These tests are about
+    shapes, so groups of any size are allowed (test_privacy.py checks the minimum)."""
     config = RecommendSettings(signals=FUZZ_SIGNALS, baselines=FUZZ_BASELINES, **recommend)
-    return load_settings(store=str(root / "graph"), data_dir=root / "data", recommend=config)
+    return load_settings(
+        store=str(root / "graph"),
+        data_dir=root / "data",
+        recommend=config,
+        privacy=PrivacySettings(min_group_size=1),
+    )
 
 
 # ---------------------------------------------------------------------- generated shapes

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from embeddings.live import registry_state
 from kg.config import RecommendSettings
 from kg.errors import NotFoundError
 from kg.recommend import model as model_module
@@ -24,7 +25,7 @@ from kg.recommend.filters import ItemFilter
 from kg.recommend.interactions import LIST_USERS_QUERY, export_interactions
 from kg.recommend.model import fit_recommender
 from kg.recommend.report import recommendations_table
-from kg.recommend.service import load_recommender, recommender_fingerprint, registry_state
+from kg.recommend.service import load_recommender, recommender_fingerprint
 from kg.recommend.signals.base import ScorerContext
 from kg.recommend.tuning import TUNING_K
 from kg.store import GraphStore, open_store
@@ -56,6 +57,7 @@ def sparse_cli(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     config = root / "kg.toml"
     config.write_text(
         f'data_dir = "{root / "data"}"\n[recommend]\nsignals = {FUZZ_SIGNALS!r}\n'.replace("'", '"')
+        + "[privacy]\nmin_group_size = 1\n"  # shapes, not privacy (test_privacy.py checks it)
     )
     return ["--store", str(root / "graph"), "--config", str(config)]
 

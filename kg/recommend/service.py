@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
+from embeddings.live import live_model, registry_state
 from kg.config import Settings
-from kg.errors import KGError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.filters import ItemFilter
 from kg.recommend.interactions import PATH_SEPARATOR, export_interactions
@@ -48,23 +48,8 @@ def model_path(settings: Settings) -> Path:
 
 def live_kge_model(store: GraphStore, settings: Settings) -> tuple[Any | None, str | None]:
     """The KGE model ``kg train`` registered for this graph, or None and why not."""
-    if not registry_state(settings):
-        return None, "link prediction (kge) is off: no KGE model trained yet (run `kg train` to add it)"
-    try:
-        from embeddings.runs import load_model
-
-        return load_model(settings, store=store), None
-    except KGError as exc:
-        return None, f"link prediction (kge) is off: {exc}".replace("\n", " ")
-
-
-def registry_state(settings: Settings) -> list[tuple[str, int]]:
-    """Names and modification times in the KGE registry folder: changes whenever a model
-    is trained, selected or removed, and is read without loading PyTorch."""
-    folder = settings.models_dir
-    if not folder.is_dir():
-        return []
-    return sorted((entry.name, entry.stat().st_mtime_ns) for entry in folder.iterdir())
+    trained, why_not = live_model(settings, store)
+    return trained, None if trained is not None else f"link prediction (kge) is off: {why_not}"
 
 
 def recommender_fingerprint(
@@ -106,13 +91,7 @@ def _current_recommender(
     fingerprint = recommender_fingerprint(store, settings, registry_state(settings))
     with FileLock(str(path) + ".lock"):
         cached = None if refit else _load_cached(path, fingerprint)
-        kge = [s for s in cached.scorers.values() if isinstance(s, LinkPrediction)] if cached else []
-        if cached is not None and kge:
-            trained, _ = live_kge_model(store, settings)
-            cached = cached if trained is not None and trained.run_id == kge[0].run_id else None
-            if cached is not None:
-                kge[0].reattach(trained)
-        if cached is not None:
+        if cached is not None and all(s.restore(store, settings) for s in cached.scorers.values()):
             return cached
         config, notes, pretrained = settings.recommend, [], {}
         context = ScorerContext.from_settings(settings)

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from kg.config import Settings
 from kg.recommend.explain import PathEvidence
 from kg.recommend.interactions import InteractionGraph
+from kg.store.base import GraphStore
 
 NO_USER = -1
 Grid = dict[str, tuple[Any, ...]]  # parameter name -> values to try (the first is the default)
@@ -68,6 +69,12 @@ class Scorer(ABC):
     def unavailable(self, graph: InteractionGraph) -> str | None:
         """Why this scorer cannot run on ``graph`` (None when it can)."""
         return None
+
+    def restore(self, store: GraphStore, settings: Settings) -> bool:
+        """After a saved recommender is loaded: re-attach what was not saved with it
+        (a model kept elsewhere). False when that is gone or changed, so the saved fit is
+        stale and the recommender is fitted again. Most scorers keep everything: True."""
+        return True
 
     @abstractmethod
     def fit(self, graph: InteractionGraph) -> None:

@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from kg.config import Settings
 from kg.recommend.interactions import PATH_SEPARATOR, InteractionGraph
 from kg.recommend.signals.base import NO_USER, Scorer
+from kg.store.base import GraphStore
 
 KGE_SPLIT = (0.94, 0.05, 0.01)  # early stopping needs a validation part; the rest trains
 
@@ -70,8 +72,15 @@ class LinkPrediction(Scorer):
         state["trained"] = None
         return state
 
-    def reattach(self, trained: Any) -> None:
+    def restore(self, store: GraphStore, settings: Settings) -> bool:
+        """The registry's live model again, if it is still the run this fit used."""
+        from embeddings.live import live_model
+
+        trained, _ = live_model(settings, store)
+        if trained is None or trained.run_id != self.run_id:
+            return False
         self.trained = trained
+        return True
 
     def fit(self, graph: InteractionGraph) -> None:
         if self.trained is None:
