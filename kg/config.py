@@ -156,9 +156,11 @@ class RecommendSettings(BaseModel):
         "cohort",
         "text",
         "kge",
+        "recency",
+        "sequential",
         "popularity",
     ]
-    baselines: list[str] = ["popularity", "item_knn", "als", "bpr"]
+    baselines: list[str] = ["popularity", "item_knn", "ease", "rp3beta", "als", "bpr"]
     test_fraction: float = Field(default=0.25, gt=0.0, lt=1.0)
     validation_fraction: float = Field(default=0.25, gt=0.0, lt=1.0)
     seed: int = 42

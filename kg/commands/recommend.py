@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
@@ -194,16 +195,36 @@ def evaluate(
     signals: Annotated[
         Optional[str], typer.Option(help="Comma-separated signals to fuse (default: recommend.signals).")
     ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            help="random: a seeded random quarter of each user's interactions is the test set; "
+            "temporal: each user's most recent ones (or all after --cutoff)."
+        ),
+    ] = "random",
+    holdout: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1, help="temporal: hold out this many of each user's newest interactions (default: 25%)."
+        ),
+    ] = None,
+    cutoff: Annotated[
+        Optional[datetime],
+        typer.Option(help="temporal: hold out every interaction from this date on (UTC), e.g. 1998-03-01."),
+    ] = None,
 ) -> None:
-    """Offline evaluation: fused recommender, each signal and the baselines on one seeded 75/25 split."""
+    """Offline evaluation: fused recommender, each signal, the baselines and the ablation
+    (the fusion refit without each signal) on one seeded split, random or temporal."""
     from kg.progress import rich_progress
     from kg.recommend.evaluate import evaluate_graph
     from kg.recommend.report import evaluation_table, print_notes
+    from kg.recommend.split import Protocol
     from kg.store import open_store
 
+    chosen = Protocol(protocol, holdout, cutoff)  # type: ignore[arg-type]
     settings = state.settings(recommend=given(seed=seed, signals=signals.split(",") if signals else None))
     with open_store(settings, read_only=True) as store, rich_progress(err_console) as progress:
-        evaluation, saved = evaluate_graph(store, settings, k=k, progress=progress)
+        evaluation, saved = evaluate_graph(store, settings, k=k, protocol=chosen, progress=progress)
     print_notes(err_console, evaluation.notes)
     console.print(evaluation_table(evaluation))
     console.print(f"Saved {saved}")

@@ -1,11 +1,15 @@
 """Offline evaluation: the fused recommender, each signal alone and the baselines, on one
-seeded per-user split, in one process.
+seeded per-user split, in one process, plus the ablation (the fusion refit without each
+signal).
 
-Protocol: every user's interactions are split 75/25 at random (seeded); the 75% is split
-again 75/25 into an inner training part and a validation part on which every model's
-hyper-parameters (and the fusion weights) are tuned; each model is then refit on the full
-75% and ranks the whole catalogue minus the user's training items; metrics are computed
-against the held-out 25%. No model sees the test interactions before it is scored.
+Protocol ``random``: every user's interactions are split 75/25 at random (seeded); the 75%
+is split again 75/25 into an inner training part and a validation part on which every
+model's hyper-parameters (and the fusion weights) are tuned; each model is then refit on
+the full 75% and ranks the whole catalogue minus the user's training items; metrics are
+computed against the held-out 25%. Protocol ``temporal`` holds out each user's newest
+interactions instead (or everything after a cut-off date), and validation holds out the
+newest of what is left, so nothing is tuned on a moment later than the one it is tested
+on. No model sees the test interactions before it is scored.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import scipy.sparse as sp
 from kg.config import RecommendSettings, Settings
 from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
+from kg.recommend.ablation import ablation_table
 from kg.recommend.interactions import InteractionGraph, export_interactions
-from kg.recommend.metrics import ranking_metrics, top_k
+from kg.recommend.metrics import ndcg_at_k, ranking_metrics, top_k
 from kg.recommend.model import Recommender, available_signals, fit_recommender, user_chunk
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
-from kg.recommend.split import split_per_user
+from kg.recommend.split import Protocol
 from kg.recommend.tuning import TUNING_K, trial_count, tune, validation_set
 from kg.store.base import GraphStore
 
@@ -48,6 +53,9 @@ class Evaluation:
     weights: dict[str, float] = field(default_factory=dict)
     cold_weights: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    protocol: str = "random"
+    ablation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ranker_importance: dict[str, float] = field(default_factory=dict)  # empty: linear fusion
 
     def winner_margin(self) -> float:
         """Fused nDCG@K minus the best baseline's (positive: the fused recommender wins)."""
@@ -63,10 +71,12 @@ def evaluate(
     context: ScorerContext,
     *,
     k: int | None = None,
+    protocol: Protocol | None = None,
     progress: ProgressReporter | None = None,
 ) -> Evaluation:
     """Split, tune on validation, refit on train, score the test interactions."""
     progress = progress or SilentProgress()
+    protocol = protocol or Protocol()
     k = k or settings.k
     protocol_notes = []
     if k > graph.n_items:  # a top-K list cannot be longer than the catalogue
@@ -75,7 +85,7 @@ def evaluate(
         )
         k = graph.n_items
     started = time.perf_counter()
-    split = split_per_user(graph.matrix, settings.test_fraction, settings.seed)
+    split = protocol.split(graph.matrix, graph.interaction_times, settings.test_fraction, settings.seed)
     if not len(split.users):
         raise InputError(
             f"Cannot evaluate: no user has two or more interactions ({graph.n_users:,} users, "
@@ -84,7 +94,7 @@ def evaluate(
         )
     train = graph.with_interactions(split.train)
     validation = validation_set(
-        train, settings.validation_fraction, settings.seed + 1, settings.tune_max_users
+        train, settings.validation_fraction, settings.seed + 1, settings.tune_max_users, protocol
     )
     recommender = fit_recommender(
         train,
@@ -119,6 +129,18 @@ def evaluate(
     table = pd.DataFrame(rows)
     fused_validation = recommender.validation_ndcg
     table.loc[table["model"] == "fused", "validation nDCG"] = fused_validation
+
+    def test_ndcg(model: Recommender) -> float:
+        return ndcg_at_k(_rank(lambda u, h: model.fused_scores(u, h)[0], train, users, k), relevant)
+
+    full = float(table.loc[table["model"] == "fused", f"nDCG@{k}"].iloc[0])
+    with progress.task("Ablation: the fusion refit without each signal", 1):
+        ablation = (
+            ablation_table(recommender, validation, test_ndcg, full, k, settings.seed)
+            if not validation.is_empty
+            else pd.DataFrame()
+        )
+        progress.advance()
     return Evaluation(
         table=table,
         k=k,
@@ -131,6 +153,9 @@ def evaluate(
         weights=recommender.weights,
         cold_weights=recommender.cold_weights,
         notes=[*protocol_notes, *recommender.notes, *notes],
+        protocol=protocol.describe(),
+        ablation=ablation,
+        ranker_importance=recommender.ranker.importance() if recommender.ranker else {},
     )
 
 
@@ -210,7 +235,8 @@ def _row(
 
 def _weights_text(recommender: Recommender, cold: bool) -> str:
     weights = recommender.cold_weights if cold else recommender.weights
-    return ", ".join(f"{n}={w:g}" for n, w in sorted(weights.items(), key=lambda x: -x[1]) if w > 0)
+    text = ", ".join(f"{n}={w:g}" for n, w in sorted(weights.items(), key=lambda x: -x[1]) if w > 0)
+    return text + (", re-ranked by LightGBM lambdarank" if recommender.ranker and not cold else "")
 
 
 def scorer_descriptions(names: list[str]) -> dict[str, str]:
@@ -218,12 +244,22 @@ def scorer_descriptions(names: list[str]) -> dict[str, str]:
 
 
 def evaluate_graph(
-    store: GraphStore, settings: Settings, *, k: int | None = None, progress: ProgressReporter | None = None
+    store: GraphStore,
+    settings: Settings,
+    *,
+    k: int | None = None,
+    protocol: Protocol | None = None,
+    progress: ProgressReporter | None = None,
 ) -> tuple[Evaluation, Path]:
     """Evaluate on the store's interactions; save the table as CSV and JSON under reports/."""
     graph = export_interactions(store, settings.recommend, progress)
     evaluation = evaluate(
-        graph, settings.recommend, ScorerContext.from_settings(settings), k=k, progress=progress
+        graph,
+        settings.recommend,
+        ScorerContext.from_settings(settings),
+        k=k,
+        protocol=protocol,
+        progress=progress,
     )
     folder = settings.data_dir / "reports"
     folder.mkdir(parents=True, exist_ok=True)
@@ -236,11 +272,14 @@ def evaluate_graph(
         "items": evaluation.items,
         "train_interactions": evaluation.train_interactions,
         "test_interactions": evaluation.test_interactions,
+        "protocol": evaluation.protocol,
         "seconds": round(evaluation.seconds, 1),
         "weights": evaluation.weights,
         "cold_weights": evaluation.cold_weights,
+        "ranker_importance": evaluation.ranker_importance,
         "notes": evaluation.notes,
         "rows": evaluation.table.to_dict("records"),
+        "ablation": evaluation.ablation.to_dict("records"),
     }
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return evaluation, stem.with_suffix(".json")

@@ -28,6 +28,7 @@ from kg.progress import ProgressReporter, SilentProgress
 from kg.store.base import FROM_ID, TO_ID, GraphStore
 
 PATH_SEPARATOR = ">"
+TIMESTAMP = "timestamp"  # the interaction property time-aware splits and signals read
 ITEM_PROPERTIES = ("name", "kind", "description", "price", "in_stock", "year", "node_text", "text_embedding")
 # Portable Cypher (both stores) that the not-found hints tell a user to run with `kg query`.
 LIST_USERS_QUERY = "MATCH (u:User) RETURN u.id AS user ORDER BY user LIMIT 20"
@@ -48,6 +49,7 @@ class InteractionGraph:
     cohorts: pd.DataFrame  # per column: label, key, name, path ("" for a property), property
     items: pd.DataFrame = field(default_factory=pd.DataFrame)
     users: pd.DataFrame = field(default_factory=pd.DataFrame)
+    times: sp.csr_matrix | None = None  # users x items, latest interaction time (epoch s)
 
     @property
     def n_users(self) -> int:
@@ -66,6 +68,23 @@ class InteractionGraph:
         total.data[:] = 1.0
         total.eliminate_zeros()
         return total.astype(np.float32)
+
+    @cached_property
+    def interaction_times(self) -> sp.csr_matrix:
+        """Epoch seconds of each interaction in :attr:`matrix` (the latest, when a user
+        interacted with an item more than once; 0 where the store had no timestamp), so
+        splits and time-aware signals can order a user's history."""
+        if self.times is None:
+            return sp.csr_matrix(self.matrix.shape, dtype=np.float64)
+        ones = self.matrix.copy()
+        ones.data[:] = 1.0
+        times = self.times.multiply(ones).tocsr().astype(np.float64)
+        times.sort_indices()
+        return times
+
+    @property
+    def has_times(self) -> bool:
+        return self.times is not None and self.times.nnz > 0
 
     @cached_property
     def columns(self) -> sp.csc_matrix:
@@ -134,7 +153,8 @@ class InteractionGraph:
         kept = {rel: (m.multiply(mask)).tocsr() for rel, m in self.relations.items()}
         for m in kept.values():
             m.eliminate_zeros()
-        return replace(self, relations=kept)
+        times = None if self.times is None else self.times.multiply(mask).tocsr()
+        return replace(self, relations=kept, times=times)
 
 
 # ---------------------------------------------------------------------- export
@@ -157,11 +177,13 @@ def export_interactions(
         user_pos = pd.Index(users["id"])
         item_pos = pd.Index(items["id"])
         relations: dict[str, sp.csr_matrix] = {}
+        times: sp.csr_matrix | None = None
         for rel_type in settings.interaction_relations:
             if rel_type in store.schema.rels:
-                matrix = _edge_matrix(store, rel_type, "User", user_pos, "Item", item_pos)
+                matrix, stamped = _edge_matrix_with_times(store, rel_type, user_pos, item_pos)
                 if matrix.nnz:
                     relations[rel_type] = matrix
+                    times = stamped if times is None else times.maximum(stamped)
             progress.advance()
         item_attributes, attributes = _path_columns(
             store, "Item", item_pos, settings.item_attribute_paths, progress
@@ -178,6 +200,7 @@ def export_interactions(
         cohorts=pd.concat([path_meta, prop_meta], ignore_index=True),
         items=items.reset_index(drop=True),
         users=users.reset_index(drop=True),
+        times=times if times is not None and times.nnz else None,
     )
 
 
@@ -201,6 +224,36 @@ def _edge_matrix(
         rows.append(r[keep])
         cols.append(c[keep])
     return _binary(np.concatenate(rows or [[]]), np.concatenate(cols or [[]]), (len(from_pos), len(to_pos)))
+
+
+def _edge_matrix_with_times(
+    store: GraphStore, rel_type: str, user_pos: pd.Index, item_pos: pd.Index
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """User x item interactions of one type, and the latest ``timestamp`` of each (when the
+    schema declares one; an empty matrix otherwise)."""
+    shape = (len(user_pos), len(item_pos))
+    if TIMESTAMP not in store.schema.rel(rel_type).properties:
+        return _edge_matrix(store, rel_type, "User", user_pos, "Item", item_pos), sp.csr_matrix(shape)
+    rows, cols, stamps = [], [], []
+    for batch in store.iter_relationships(rel_type, properties=[TIMESTAMP]):
+        batch = batch[(batch["from_label"] == "User") & (batch["to_label"] == "Item")]
+        r, c = (
+            user_pos.get_indexer(batch[FROM_ID].astype(str)),
+            item_pos.get_indexer(batch[TO_ID].astype(str)),
+        )
+        keep = (r >= 0) & (c >= 0)
+        rows.append(r[keep])
+        cols.append(c[keep])
+        stamps.append(pd.to_numeric(batch[TIMESTAMP], errors="coerce").fillna(0).to_numpy(np.float64)[keep])
+    row, col = np.concatenate(rows or [[]]).astype(np.int64), np.concatenate(cols or [[]]).astype(np.int64)
+    stamp = np.concatenate(stamps or [[]])
+    order = np.lexsort((stamp, col, row))  # the latest time of a repeated pair wins
+    row, col, stamp = row[order], col[order], stamp[order]
+    last = np.ones(len(row), bool)
+    last[:-1] = (row[1:] != row[:-1]) | (col[1:] != col[:-1])
+    times = sp.csr_matrix((stamp[last], (row[last], col[last])), shape=shape, dtype=np.float64)
+    times.eliminate_zeros()
+    return _binary(row, col, shape), times
 
 
 def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

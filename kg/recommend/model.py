@@ -27,6 +27,7 @@ from kg.recommend.explain import Explanation, describe, popularity_evidence
 from kg.recommend.filters import ItemFilter
 from kg.recommend.fusion import fuse, learn_weights, standardize
 from kg.recommend.interactions import InteractionGraph
+from kg.recommend.ltr import LearnedRanker, fit_ranker
 from kg.recommend.metrics import top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext
@@ -65,6 +66,8 @@ class Recommender:
     validation_ndcg: float = 0.0
     notes: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    tuned: dict[str, TunedScorer] = field(default_factory=dict, repr=False)  # evaluation only
+    ranker: LearnedRanker | None = None  # the learned fusion, when it beat the linear one
 
     @property
     def name(self) -> str:
@@ -100,6 +103,10 @@ class Recommender:
             if (~is_cold).any()
             else np.zeros((len(users), self.graph.n_items), np.float32)
         )
+        if self.ranker is not None and (~is_cold).any():
+            rows = np.flatnonzero(~is_cold)
+            used = {name: signals[name][rows] for name in self.ranker.names}
+            total[rows] = self.ranker.rerank(used, total[rows], history[rows])
         if is_cold.any():
             total[is_cold] = fuse(signals, cold)[is_cold]
         return total, signals, is_cold
@@ -286,6 +293,7 @@ def fit_recommender(
     with progress.task("Tuning signals on a validation split", sum(trial_count(n, context) for n in names)):
         tuned = _tune_signals(names, validation, context, notes, progress)
     names = list(tuned)
+    ranker = None
     if validation.is_empty:
         weights, cold_weights, validation_ndcg = untuned_fusion(names)
         notes.append(
@@ -294,6 +302,15 @@ def fit_recommender(
         )
     else:
         weights, cold_weights, validation_ndcg = learn_fusion(tuned, validation, TUNING_K)
+        ranker = fit_ranker(
+            {n: standardize(t.validation_scores) for n, t in tuned.items()}, weights, validation, context.seed
+        )
+        if ranker is not None:
+            notes.append(
+                f"learned fusion (LightGBM lambdarank) chosen over the linear one: validation "
+                f"nDCG@{TUNING_K} {ranker.validation_ndcg:.4f} against {ranker.linear_ndcg:.4f} on "
+                "validation users it was not trained on"
+            )
     keep = [n for n in names if keep_all or weights.get(n, 0) > 0 or cold_weights.get(n, 0) > 0]
     scorers: dict[str, Scorer] = {}
     with progress.task("Fitting the chosen signals on all interactions", len(keep)):
@@ -321,6 +338,8 @@ def fit_recommender(
         signals=reports,
         validation_ndcg=validation_ndcg,
         notes=notes,
+        tuned=tuned if keep_all else {},
+        ranker=ranker,
     )
 
 

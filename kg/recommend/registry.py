@@ -13,6 +13,8 @@ from kg.recommend.signals.cohort import CohortAffinity
 from kg.recommend.signals.cointeraction import EASE, ItemKNN, RP3Beta, UserKNN
 from kg.recommend.signals.kge import LinkPrediction
 from kg.recommend.signals.popularity import Popularity
+from kg.recommend.signals.recency import RecencyEASE
+from kg.recommend.signals.sequential import Sequential
 from kg.recommend.signals.spectral import SpectralFilter
 from kg.recommend.signals.text import TextSimilarity
 
@@ -28,6 +30,8 @@ SCORERS: dict[str, type[Scorer]] = {
         CohortAffinity,
         TextSimilarity,
         LinkPrediction,
+        RecencyEASE,
+        Sequential,
         Popularity,
         ALS,
         BPR,

@@ -62,7 +62,7 @@ def evaluation_table(evaluation: Evaluation) -> Group:
     table = _compact_table(
         f"Offline evaluation, K={k}: {evaluation.users:,} test users, {evaluation.items:,} items, "
         f"{evaluation.train_interactions:,} train / {evaluation.test_interactions:,} test interactions "
-        f"(seed {evaluation.seed})"
+        f"(seed {evaluation.seed}; {evaluation.protocol})"
     )
     table.add_column("model", overflow="fold", ratio=1, min_width=8)
     for column in [*metrics, "val\nnDCG"]:
@@ -88,7 +88,30 @@ def evaluation_table(evaluation: Evaluation) -> Group:
         f"fused {verdict} the best baseline on nDCG@{k} by {margin:+.4f}; {evaluation.seconds:.0f}s in all"
     )
     notes = Text("Settings (fusion weights for the fused rows):", style="dim")
-    return Group(table, notes + settings if settings else Text(""))
+    if evaluation.ranker_importance:
+        shares = sorted(evaluation.ranker_importance.items(), key=lambda x: -x[1])
+        settings.append("\nlearned ranker, share of split gain: ", style="bold")
+        settings.append(", ".join(f"{name} {share:.0%}" for name, share in shares))
+    return Group(table, notes + settings if settings else Text(""), ablation_table(evaluation))
+
+
+def ablation_table(evaluation: Evaluation) -> Table | Text:
+    """The fused nDCG@K with each signal removed and the fusion refit, worst loss first."""
+    if evaluation.ablation.empty:
+        return Text("")
+    metric = f"nDCG@{evaluation.k}"
+    table = _compact_table(f"Ablation: fused {metric} with each signal removed (fusion refit)")
+    table.add_column("without", overflow="fold", ratio=1, min_width=8)
+    for column in (metric, "change", "val\nnDCG"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in evaluation.ablation.to_dict("records"):
+        table.add_row(
+            Text(str(row["without"])),
+            _metric(row[metric], metric),
+            f"{row['change']:+.1%}",
+            _metric(row["validation nDCG"], "val nDCG"),
+        )
+    return table
 
 
 def segments_table(frame: pd.DataFrame, title: str) -> Table:

@@ -25,7 +25,7 @@ from kg.recommend.interactions import InteractionGraph
 from kg.recommend.metrics import ndcg_at_k, top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
-from kg.recommend.split import split_per_user
+from kg.recommend.split import Protocol
 
 
 @dataclass
@@ -53,10 +53,17 @@ TUNING_K = 10  # the nDCG cut-off tuning and fusion optimise, whatever K a comma
 VALIDATION_SCORES = 2**26  # validation scores kept per signal for fusion (256 MB)
 
 
-def validation_set(graph: InteractionGraph, fraction: float, seed: int, max_users: int) -> ValidationSet:
-    """Split ``graph``'s interactions per user; keep at most ``max_users`` scored users
-    (fewer for big catalogues, so each signal's validation scores stay in memory)."""
-    split = split_per_user(graph.matrix, fraction, seed)
+def validation_set(
+    graph: InteractionGraph,
+    fraction: float,
+    seed: int,
+    max_users: int,
+    protocol: Protocol | None = None,
+) -> ValidationSet:
+    """Split ``graph``'s interactions per user (at random, or each user's newest under the
+    temporal protocol); keep at most ``max_users`` scored users (fewer for big catalogues,
+    so each signal's validation scores stay in memory)."""
+    split = (protocol or Protocol()).inner.split(graph.matrix, graph.interaction_times, fraction, seed)
     users = split.users
     max_users = max(1, min(max_users, VALIDATION_SCORES // max(graph.n_items, 1)))
     if len(users) > max_users:
