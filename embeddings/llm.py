@@ -26,6 +26,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from kg.config import EmbeddingSettings
 from kg.errors import ConfigError, KGError
+from kg.registry import Registry
 
 PROMPT_VERSION = "describe-v1"
 SYSTEM_PROMPT = (
@@ -196,18 +197,15 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
-BACKENDS: dict[str, Callable[[EmbeddingSettings], DescriptionBackend]] = {
-    "template": TemplateBackend,
-    "hf": HFBackend,
-    "openai": OpenAIBackend,
-}
+BACKENDS: Registry[Callable[[EmbeddingSettings], DescriptionBackend]] = Registry(
+    "enrich backend",
+    {"template": TemplateBackend, "hf": HFBackend, "openai": OpenAIBackend},
+    error=ConfigError,
+)
 
 
 def make_backend(settings: EmbeddingSettings, name: str | None = None) -> DescriptionBackend:
-    chosen = (name or settings.enrich_backend).strip().lower()
-    if chosen not in BACKENDS:
-        raise ConfigError(f"Unknown enrich backend {chosen!r}; choose one of {', '.join(BACKENDS)}.")
-    return BACKENDS[chosen](settings)
+    return BACKENDS.get(name or settings.enrich_backend)(settings)
 
 
 def facts_of(prompt: str) -> str:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from kg.errors import InputError
+from kg.registry import Registry
 
 TrainingLoopName = Literal["slcwa", "lcwa"]
 
@@ -145,7 +146,7 @@ def _unknown_components(recipe: ModelRecipe) -> list[str]:
     return problems
 
 
-RECIPES: dict[str, ModelRecipe] = {
+_RECIPES: dict[str, ModelRecipe] = {
     "transe": ModelRecipe(
         model="transe",
         embedding_dim=200,
@@ -192,13 +193,13 @@ RECIPES: dict[str, ModelRecipe] = {
 }
 
 
+RECIPES: Registry[ModelRecipe] = Registry("model", _RECIPES)
+
+
 def model_names() -> list[str]:
     return sorted(RECIPES)
 
 
 def resolve_recipe(name: str, overrides: dict[str, Any] | None = None) -> ModelRecipe:
     """The recipe for a model name (case-insensitive), with overrides applied."""
-    key = name.strip().lower()
-    if key not in RECIPES:
-        raise InputError(f"Unknown model {name!r}; choose one of {', '.join(model_names())}.")
-    return RECIPES[key].with_overrides(dict(overrides or {}))
+    return RECIPES.get(name).with_overrides(dict(overrides or {}))

@@ -194,7 +194,8 @@ class PrivacySettings(BaseModel):
         default="consent", description="User property; false excludes the user from all marketing."
     )
     marketing_consent_property: str = Field(
-        default="marketing_consent", description="User property; false excludes the user from campaigns and copy."
+        default="marketing_consent",
+        description="User property; false excludes the user from campaigns and copy.",
     )
     min_group_size: int = Field(
         default=10, ge=1, description="Segments and audiences smaller than this are merged or suppressed."
@@ -326,7 +327,26 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return _FromFile(**given)
+        settings = _FromFile(**given)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"Invalid settings: {problems}") from exc
+    _check_registered_names(settings)
+    return settings
+
+
+def _check_registered_names(settings: Settings) -> None:
+    """Names in the config that choose a registered thing are checked now, when the
+    config loads, not when (or whether) a command gets to use them. Only registries that
+    import cheaply are consulted here; recommender signals are checked when the
+    recommender is built (their registry imports every signal's libraries)."""
+    from embeddings.llm import BACKENDS
+    from embeddings.recipes import RECIPES
+
+    for where, registry, name in (
+        ("embeddings.enrich_backend", BACKENDS, settings.embeddings.enrich_backend),
+        ("embeddings.model", RECIPES, settings.embeddings.model),
+        ("recommend.kge_model", RECIPES, settings.recommend.kge_model),
+    ):
+        if name not in registry:
+            raise ConfigError(f"Invalid settings: {where}: {registry.unknown(name)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kg.registry import Registry
+
 
 @dataclass(frozen=True)
 class DatasetInfo:
@@ -13,18 +15,21 @@ class DatasetInfo:
     ingest_format: str
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "movielens-100k": DatasetInfo(
-        "movielens-100k",
-        "100,000 ratings by 943 users of 1,682 movies, with demographics and genres (GroupLens).",
-        "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        "movielens",
-    ),
-    "synthetic-shop": DatasetInfo(
-        "synthetic-shop",
-        "A generated shop: users, products with brands, categories, materials and descriptions, "
-        "purchases, views and reviews. No download.",
-        None,
-        "csv",
-    ),
-}
+DATASETS: Registry[DatasetInfo] = Registry(
+    "dataset",
+    {
+        "movielens-100k": DatasetInfo(
+            "movielens-100k",
+            "100,000 ratings by 943 users of 1,682 movies, with demographics and genres (GroupLens).",
+            "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+            "movielens",
+        ),
+        "synthetic-shop": DatasetInfo(
+            "synthetic-shop",
+            "A generated shop: users, products with brands, categories, materials and descriptions, "
+            "purchases, views and reviews. No download.",
+            None,
+            "csv",
+        ),
+    },
+)

