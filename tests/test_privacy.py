@@ -208,17 +208,43 @@ def test_forget_can_delete_reviews_and_reads_ids_from_a_file(store: GraphStore, 
 
 
 @pytest.mark.neo4j
-def test_forget_on_neo4j(tmp_path: Path) -> None:
+def test_privacy_on_neo4j(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same guarantees on a live server: pseudonymised ingest (idempotent, revealed
+    only with the key), the access export, consent, and forget."""
+    from kg.privacy.access import user_record
+    from kg.privacy.consent import refused_users
+
     require_neo4j()
     settings = neo4j_settings(data_dir=tmp_path / "kg-data")
     with open_store(settings) as store:
         wipe(store)
     with open_store(settings) as store:
         small_graph(store)
+        record = user_record(store, ZELDA["id"])
+        assert record["properties"]["zip_code"] == ZELDA["zip_code"]
+        assert sorted(e["other_id"] for e in record["relationships"]["RATED"]) == ["i1", "i2"]
+        store.upsert_nodes("User", pd.DataFrame({"id": ["bob-1"], "marketing_consent": [False]}))
+        assert refused_users(store, settings) == {"bob-1"}
+
         report = forget_users(settings, store, [ZELDA["id"]])
         assert report.relationships == {"RATED": 2, "WROTE": 1} and not report.store_rewritten
         assert store.counts().nodes["User"] == 1 and store.counts().relationships["RATED"] == 10
         assert forget_users(settings, store, [ZELDA["id"]]).nothing_to_forget
+        with pytest.raises(NotFoundError):
+            user_record(store, ZELDA["id"])
+
+        data, mapping = tmp_path / "users.csv", tmp_path / "users.toml"
+        data.write_text(USERS_CSV)
+        mapping.write_text(USERS_MAPPING)
+        monkeypatch.setenv(KEY_VARIABLE, "a-long-random-secret-0123456789")
+        for _ in range(2):
+            with PseudonymVault(vault_path(settings.data_dir), key_from_environment()) as vault:
+                renamer = Pseudonymiser(store.schema, key_from_environment(), vault)
+                ingest_path(store, data, mapping=mapping, rewrite=renamer.batches)
+        users = store.query("MATCH (u:User) WHERE u.id STARTS WITH 'p_' RETURN u.id AS id, u.email AS email")
+        assert len(users) == 2 and users["email"].str.startswith("p_").all()
+        with PseudonymVault(vault_path(settings.data_dir), key_from_environment()) as vault:
+            assert sorted(vault.reveal(p) for p in users["id"]) == ["bob-1", "zelda-7731"]
 
 
 @pytest.mark.slow
@@ -237,7 +263,6 @@ def test_forget_movielens_user_1(private_settings: Settings) -> None:
     assert files_holding(private_settings.data_dir, traces) == {}
 
 
-# ---------------------------------------------------------------------- pseudonyms
 USERS_CSV = "user_id,email,age_group\nzelda-7731,zelda.quux@example.org,35-44\nbob-1,bob@example.org,45-54\n"
 USERS_MAPPING = (
     '[nodes]\nlabel = "User"\nid = "user_id"\nproperties = { email = "email", age_group = "age_group" }\n'
