@@ -18,15 +18,19 @@ from kg.store import GraphStore, open_store
 from kg.understand.corpus import fetch_corpus, load_corpus, split_corpus
 from kg.understand.reviews import clauses, score_reviews
 from kg.understand.sentiment import LexiconModel, VectorModel, binary_scores, load_model
+from tests.neo4j_server import empty_store_settings
 
 SHOP = ShopSize(users=25, items=30, purchases_per_user=3.0, views_per_user=5.0, reviews=18)
 AUTHORED = "MATCH (u:User)-[:WROTE]->(d:Document)-[:REVIEWS]->(i:Item) RETURN u.id AS user, d.id AS doc, i.id AS item ORDER BY doc"
 
 
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, GraphStore, Path]]:
+@pytest.fixture(scope="module", params=["ladybug", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def shop(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Settings, GraphStore, Path]]:
+    """The same reviewed shop in each store (Neo4j skipped without a server)."""
     root = tmp_path_factory.mktemp("reviews-shop")
-    settings = load_settings(store=str(root / "graph"), data_dir=root / "kg-data")
+    settings = empty_store_settings(request.param, root)
     files = generate_shop(root / "shop", SHOP, seed=4)
     with open_store(settings) as store:
         for data, mapping in [*files, review_files(root / "shop")]:
