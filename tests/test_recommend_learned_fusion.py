@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from kg.config import RecommendSettings
 from kg.recommend.filters import ItemFilter
 from kg.recommend.fusion import standardize
-from kg.recommend.ltr import CHEAP, fit_ranker
+from kg.recommend.ltr import CHEAP, chosen_ranker, fit_ranker
 from kg.recommend.model import Recommender, fit_recommender
 from kg.recommend.signals.base import ScorerContext
 from kg.recommend.tuning import validation_set
@@ -23,7 +23,7 @@ from tests.test_recommend_temporal import SIGNALS, chain_graph
 @pytest.fixture(scope="module")
 def ranked() -> Recommender:
     """A recommender whose fusion is re-ranked by a ranker trained on its validation split
-    (kept even if it does not win, so the re-ranking path is what is tested)."""
+    (attached whether or not it wins, so the re-ranking path is what is tested)."""
     graph = chain_graph(n_users=150, n_items=40, seed=2, taste=4)
     context = ScorerContext(seed=2)
     validation = validation_set(graph, 0.25, 3, 1000)
@@ -31,7 +31,7 @@ def ranked() -> Recommender:
         graph, RecommendSettings(signals=SIGNALS, seed=2), context, validation=validation, keep_all=True
     )
     standardized = {n: standardize(t.validation_scores) for n, t in recommender.tuned.items()}
-    ranker = fit_ranker(standardized, recommender.weights, validation, seed=2, keep_if_worse=True)
+    ranker = fit_ranker(standardized, recommender.weights, validation, seed=2)
     assert ranker is not None
     return replace(recommender, ranker=ranker)
 
@@ -91,5 +91,7 @@ def test_the_ranker_is_dropped_when_it_cannot_beat_the_linear_fusion() -> None:
     rows = np.repeat(np.arange(len(best)), 2)
     perfect = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, best.ravel())), shape=scores.shape)
     oracle = replace(validation, held_out=perfect)
-    assert fit_ranker({"a": standardize(scores)}, {"a": 1.0}, oracle, seed=0) is None
-    assert fit_ranker({"a": standardize(scores)}, {"a": 1.0}, oracle, seed=0, keep_if_worse=True) is not None
+    candidate = fit_ranker({"a": standardize(scores)}, {"a": 1.0}, oracle, seed=0)
+    assert candidate is not None and candidate.linear_ndcg == pytest.approx(1.0)
+    assert not candidate.beats_linear and chosen_ranker(candidate) is None
+    assert "not kept" in candidate.describe()

@@ -17,7 +17,7 @@ from dataclasses import replace
 import pandas as pd
 
 from kg.recommend.fusion import learn_weights, standardize
-from kg.recommend.ltr import fit_ranker
+from kg.recommend.ltr import chosen_ranker, fit_ranker
 from kg.recommend.model import Recommender
 from kg.recommend.tuning import TUNING_K, ValidationSet
 
@@ -44,7 +44,7 @@ def ablation_table(
             continue
         rest = {other: scores for other, scores in standardized.items() if other != name}
         weights, validation_ndcg = learn_weights(rest, validation.history, validation.held_out, TUNING_K)
-        ranker = fit_ranker(rest, weights, validation, seed) if recommender.ranker is not None else None
+        ranker = chosen_ranker(fit_ranker(rest, weights, validation, seed)) if recommender.ranker else None
         without = replace(recommender, weights={**weights, name: 0.0}, ranker=ranker)
         text = ", ".join(f"{n}={w:g}" for n, w in sorted(weights.items(), key=lambda x: -x[1]) if w > 0)
         text += " + lambdarank" if ranker is not None else ""

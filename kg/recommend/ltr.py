@@ -113,6 +113,20 @@ class LearnedRanker:
     validation_ndcg: float
     linear_ndcg: float
 
+    @property
+    def beats_linear(self) -> bool:
+        """Whether it earned its place: validation nDCG at least ``MIN_GAIN`` above the
+        linear fusion's, on users it was not trained on."""
+        return self.validation_ndcg >= self.linear_ndcg + MIN_GAIN
+
+    def describe(self) -> str:
+        verdict = "chosen over" if self.beats_linear else "not kept; it does not beat"
+        return (
+            f"learned fusion (LightGBM lambdarank) {verdict} the linear one: validation nDCG "
+            f"{self.validation_ndcg:.4f} against {self.linear_ndcg:.4f} on validation users it was "
+            "not trained on"
+        )
+
     def rerank(
         self, standardized: Mapping[str, np.ndarray], linear: np.ndarray, history: sp.csr_matrix
     ) -> np.ndarray:
@@ -149,12 +163,10 @@ def learn_ranker(
     graph: InteractionGraph,
     k: int,
     seed: int,
-    *,
-    keep_if_worse: bool = False,
 ) -> LearnedRanker | None:
-    """A ranker trained on the validation users, or None when it does not beat the linear
-    fusion on held-out validation users (``keep_if_worse``: kept anyway) or there is too
-    little to learn from."""
+    """A ranker trained on all validation users, with its nDCG and the linear fusion's
+    measured on two folds (trained on one half, scored on the other); None when there is
+    too little to learn from. Whether to use it is :attr:`LearnedRanker.beats_linear`."""
     if len(linear) < 20 or relevant.nnz < 20:
         return None
     from lightgbm import LGBMRanker
@@ -189,8 +201,6 @@ def learn_ranker(
         linear_order = top_k(linear[test_idx], k, exclude=history[test_idx])
         linear_values.append(ndcg(test_idx, linear_order) * len(test_idx))
     learned_ndcg, linear_ndcg = sum(learned) / len(picked), sum(linear_values) / len(picked)
-    if learned_ndcg < linear_ndcg + MIN_GAIN and not keep_if_worse:
-        return None
     return LearnedRanker(fit(np.arange(len(picked))), names, stats, learned_ndcg, linear_ndcg)
 
 
@@ -199,8 +209,6 @@ def fit_ranker(
     weights: Mapping[str, float],
     validation: ValidationSet,
     seed: int,
-    *,
-    keep_if_worse: bool = False,
 ) -> LearnedRanker | None:
     """:func:`learn_ranker` over the signals the linear fusion weighs (the ones a fitted
     recommender computes anyway), with the linear fusion's validation scores."""
@@ -216,5 +224,9 @@ def fit_ranker(
         validation.fit_graph,
         TUNING_K,
         seed,
-        keep_if_worse=keep_if_worse,
     )
+
+
+def chosen_ranker(ranker: LearnedRanker | None) -> LearnedRanker | None:
+    """The ranker when it beats the linear fusion, else None (the linear fusion stays)."""
+    return ranker if ranker is not None and ranker.beats_linear else None

@@ -27,7 +27,7 @@ from kg.recommend.explain import Explanation, describe, popularity_evidence
 from kg.recommend.filters import ItemFilter
 from kg.recommend.fusion import fuse, learn_weights, standardize
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.ltr import LearnedRanker, fit_ranker
+from kg.recommend.ltr import LearnedRanker, chosen_ranker, fit_ranker
 from kg.recommend.metrics import top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext
@@ -302,15 +302,12 @@ def fit_recommender(
         )
     else:
         weights, cold_weights, validation_ndcg = learn_fusion(tuned, validation, TUNING_K)
-        ranker = fit_ranker(
+        candidate = fit_ranker(
             {n: standardize(t.validation_scores) for n, t in tuned.items()}, weights, validation, context.seed
         )
-        if ranker is not None:
-            notes.append(
-                f"learned fusion (LightGBM lambdarank) chosen over the linear one: validation "
-                f"nDCG@{TUNING_K} {ranker.validation_ndcg:.4f} against {ranker.linear_ndcg:.4f} on "
-                "validation users it was not trained on"
-            )
+        ranker = chosen_ranker(candidate)
+        if candidate is not None:
+            notes.append(candidate.describe())
     keep = [n for n in names if keep_all or weights.get(n, 0) > 0 or cold_weights.get(n, 0) > 0]
     scorers: dict[str, Scorer] = {}
     with progress.task("Fitting the chosen signals on all interactions", len(keep)):
