@@ -153,5 +153,6 @@ class Protocol:
             return "random: a seeded random share of each user's interactions held out"
         if self.cutoff is not None:
             return f"temporal: every interaction from {self.cutoff:%Y-%m-%d %H:%M} on held out"
-        held = f"{self.recent}" if self.recent is not None else "the newest share"
-        return f"temporal: {held} of each user's most recent interactions held out"
+        if self.recent is not None:
+            return f"temporal: {self.recent} of each user's most recent interactions held out"
+        return "temporal: each user's most recent interactions (test_fraction of them) held out"
