@@ -52,7 +52,7 @@ def run_demo(settings: Settings, console: Console, *, size: ShopSize | None = No
         _embed_graph(store, settings, console)
         console.rule("[bold]6. Recommend, explain, target and segment")
         _recommend_and_target(store, settings, console)
-        console.rule("[bold]7. Understand users: review sentiment and a profile with interest tags")
+        console.rule("[bold]7. Understand users: review sentiment, a profile with interest tags, kg ask")
         _understand_users(store, settings, console)
         console.rule("[bold]8. A campaign: copy per arm, simulated outcomes, the report")
         _campaign(store, settings, shop_dir, console)
@@ -164,7 +164,8 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
 
 def _understand_users(store: GraphStore, settings: Settings, console: Console) -> None:
     """`kg sentiment score` (VADER unless a classifier was trained), `kg profile --all`,
-    and one customer's profile."""
+    one customer's profile and a `kg ask` question re-ranked for them."""
+    from kg.ask.search import Catalogue, ask, user_interests
     from kg.understand.profiles import build_profiles, write_profiles
     from kg.understand.report import profile_tables
     from kg.understand.reviews import score_reviews
@@ -178,6 +179,13 @@ def _understand_users(store: GraphStore, settings: Settings, console: Console) -
     console.print(f"Profiled {len(profiles):,} users; {written:,} INTERESTED_IN tags (kg query users-by-tag)")
     if "U00001" in profiles:
         console.print(*profile_tables(profiles["U00001"]))
+        question = "waterproof jacket under 150"
+        result = ask(Catalogue.from_store(store, settings), question, 5, user_interests(store, "U00001"))
+        understood = "; ".join(result.intent.describe())
+        console.print(
+            f"kg ask {question!r} --user U00001: understood {understood}; unknown: {', '.join(result.unknown) or '-'}"
+        )
+        console.print(frame_table(result.answers.drop(columns="path"), title="Answers, with their reasons"))
 
 
 def _campaign(store: GraphStore, settings: Settings, shop_dir: Path, console: Console) -> None:
