@@ -10,7 +10,6 @@ refuses to. The same graph always gives the same profiles and tags (sorted, no s
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,7 +43,6 @@ PROFILE_PROPERTIES = (
     "profile_sentiment",
     "profile_segment",
     "profile_favourites",
-    "profile_updated_at",
 )
 
 
@@ -228,7 +226,6 @@ def write_profiles(store: GraphStore, profiles: dict[str, Profile]) -> int:
     _check_not_personal(store)
     if not profiles:
         return 0
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     rows = pd.DataFrame(
         {
             "id": list(profiles),
@@ -241,7 +238,6 @@ def write_profiles(store: GraphStore, profiles: dict[str, Profile]) -> int:
                 [f"{f.kind}:{f.name} (lift {f.lift:.2f})" for f in p.favourites.itertuples()]
                 for p in profiles.values()
             ],
-            "profile_updated_at": stamp,
         }
     )
     store.set_node_properties("User", rows)
