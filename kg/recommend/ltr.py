@@ -11,7 +11,8 @@ the item's attributes -- and LambdaMART (Burges 2010) learns to order them by th
 held-out interactions.
 
 The ranker is kept only when it beats the linear fusion on validation users it was not
-trained on (two folds, each trained on one half and scored on the other); otherwise the
+trained on (two folds, each trained on one half and scored on the other, the linear weights learned on that half
+too); otherwise the
 linear fusion stays, so the learned fusion can only help. Re-ranking keeps every
 non-candidate below the candidates in linear order, so filters and seen-item exclusion
 work on the result exactly as on the linear scores.
@@ -19,14 +20,14 @@ work on the result exactly as on the linear scores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from kg.recommend.fusion import fuse
+from kg.recommend.fusion import fuse, learn_weights
 from kg.recommend.interactions import InteractionGraph
 from kg.recommend.metrics import ndcg_at_k, top_k
 from kg.recommend.tuning import TUNING_K, ValidationSet
@@ -163,45 +164,57 @@ def learn_ranker(
     graph: InteractionGraph,
     k: int,
     seed: int,
+    refit_linear: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> LearnedRanker | None:
     """A ranker trained on all validation users, with its nDCG and the linear fusion's
-    measured on two folds (trained on one half, scored on the other); None when there is
-    too little to learn from. Whether to use it is :attr:`LearnedRanker.beats_linear`."""
+    measured on two folds (each trained on one half, scored on the other); None when there
+    is too little to learn from. Whether to use it is :attr:`LearnedRanker.beats_linear`.
+
+    ``refit_linear(rows)`` gives the linear scores with weights learned on ``rows`` only:
+    with it, each fold's linear fusion (the ranker's candidates and its baseline) is
+    learned on the training half too, so neither side of the comparison has seen the
+    users it is scored on."""
     if len(linear) < 20 or relevant.nnz < 20:
         return None
     from lightgbm import LGBMRanker
 
     names = list(standardized)
     stats = ItemStats.of(graph)
-    picked = candidates(linear, history)
-    x = features(names, standardized, linear, history, stats, picked)
-    labels = np.asarray(relevant[np.repeat(np.arange(len(picked)), picked.shape[1]), picked.ravel()]).ravel()
-    x, labels = (
-        x.reshape(len(picked), picked.shape[1], -1),
-        (labels > 0).astype(np.int32).reshape(picked.shape),
-    )
-    folds = np.random.default_rng(seed).random(len(picked)) < 0.5
 
-    def fit(rows: np.ndarray) -> Any:
+    def dataset(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        picked = candidates(scores, history)
+        x = features(names, standardized, scores, history, stats, picked)
+        hits = np.asarray(
+            relevant[np.repeat(np.arange(len(picked)), picked.shape[1]), picked.ravel()]
+        ).ravel()
+        return (
+            picked,
+            x.reshape(len(picked), picked.shape[1], -1),
+            (hits > 0).astype(np.int32).reshape(picked.shape),
+        )
+
+    def fit(x: np.ndarray, labels: np.ndarray) -> Any:
         model = LGBMRanker(**PARAMS, random_state=seed)
-        model.fit(x[rows].reshape(-1, x.shape[2]), labels[rows].ravel(), group=[picked.shape[1]] * len(rows))
+        model.fit(x.reshape(-1, x.shape[2]), labels.ravel(), group=[x.shape[1]] * len(x))
         return model
 
-    def ndcg(rows: np.ndarray, order: np.ndarray) -> float:
-        return ndcg_at_k(order, relevant[rows])
-
+    folds = np.random.default_rng(seed).random(len(linear)) < 0.5
     learned, linear_values = [], []
     for train_rows, test_rows in ((folds, ~folds), (~folds, folds)):
         train_idx, test_idx = np.flatnonzero(train_rows), np.flatnonzero(test_rows)
+        fold_linear = refit_linear(train_idx) if refit_linear is not None else linear
+        picked, x, labels = dataset(fold_linear)
         if not labels[train_idx].any() or not len(test_idx):
             return None
-        predicted = fit(train_idx).predict(x[test_idx].reshape(-1, x.shape[2])).reshape(len(test_idx), -1)
-        order = np.take_along_axis(picked[test_idx], np.argsort(-predicted, axis=1)[:, :k], axis=1)
-        learned.append(ndcg(test_idx, order) * len(test_idx))
-        linear_order = top_k(linear[test_idx], k, exclude=history[test_idx])
-        linear_values.append(ndcg(test_idx, linear_order) * len(test_idx))
-    learned_ndcg, linear_ndcg = sum(learned) / len(picked), sum(linear_values) / len(picked)
-    return LearnedRanker(fit(np.arange(len(picked))), names, stats, learned_ndcg, linear_ndcg)
+        predicted = fit(x[train_idx], labels[train_idx]).predict(x[test_idx].reshape(-1, x.shape[2]))
+        ranked = np.argsort(-predicted.reshape(len(test_idx), -1), axis=1)[:, :k]
+        order = np.take_along_axis(picked[test_idx], ranked, axis=1)
+        learned.append(ndcg_at_k(order, relevant[test_idx]) * len(test_idx))
+        linear_order = top_k(fold_linear[test_idx], k, exclude=history[test_idx])
+        linear_values.append(ndcg_at_k(linear_order, relevant[test_idx]) * len(test_idx))
+    learned_ndcg, linear_ndcg = sum(learned) / len(linear), sum(linear_values) / len(linear)
+    _, x, labels = dataset(linear)
+    return LearnedRanker(fit(x, labels), names, stats, learned_ndcg, linear_ndcg)
 
 
 def fit_ranker(
@@ -216,6 +229,12 @@ def fit_ranker(
     if not used:
         return None
     linear = fuse(used, weights)
+
+    def refit_linear(rows: np.ndarray) -> np.ndarray:
+        part = {name: scores[rows] for name, scores in standardized.items()}
+        fold_weights, _ = learn_weights(part, validation.history[rows], validation.held_out[rows], TUNING_K)
+        return fuse(standardized, fold_weights)
+
     return learn_ranker(
         used,
         linear,
@@ -224,6 +243,7 @@ def fit_ranker(
         validation.fit_graph,
         TUNING_K,
         seed,
+        refit_linear,
     )
 
 
