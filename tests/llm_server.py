@@ -1,8 +1,9 @@
 """A real OpenAI-compatible ``/v1/chat/completions`` server on loopback, for tests of the
-``openai`` backend. It records every request (raw body, parsed body, Authorization
-header), so privacy tests read exactly what left the process, and it can fail the next
-request with a 500 to exercise retries. It is not a model: ``answer`` maps the user
-prompt to a reply (by default the facts it was given, prefixed with "Described: ")."""
+``openai`` backend and of ``kg copy``. It records every request (raw body, parsed body,
+user prompt, Authorization header), so privacy tests read exactly what left the process.
+It is not a model: each request takes the next entry of ``script`` (a reply, or an int:
+an HTTP error status to exercise retries), else ``answer(prompt)`` -- by default the facts
+it was given, prefixed with "Described: "."""
 
 from __future__ import annotations
 
@@ -26,10 +27,11 @@ class RecordingChatServer(http.server.ThreadingHTTPServer):
     def __init__(self, answer: Callable[[str], str] = describe_facts) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.answer = answer
+        self.script: list[str | int] = []
         self.bodies: list[str] = []
         self.requests: list[dict[str, Any]] = []
+        self.prompts: list[str] = []
         self.authorization: set[str] = set()
-        self.fail_next = False
 
     @property
     def url(self) -> str:
@@ -45,12 +47,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = json.loads(raw)
         self.server.requests.append(body)
         self.server.authorization.add(self.headers.get("Authorization", ""))
-        if self.path != PATH or self.server.fail_next:
-            self.server.fail_next = False
-            self.send_response(500 if self.path == PATH else 404)
+        prompt = body["messages"][-1]["content"]
+        self.server.prompts.append(prompt)
+        content = self.server.script.pop(0) if self.server.script else self.server.answer(prompt)
+        if self.path != PATH or isinstance(content, int):
+            self.send_response(content if isinstance(content, int) else 404)
             self.end_headers()
             return
-        content = self.server.answer(body["messages"][-1]["content"])
         payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

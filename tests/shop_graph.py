@@ -260,4 +260,4 @@ def _messages(store: GraphStore, users: pd.DataFrame, items: pd.DataFrame) -> pd
         Draft(f"Copy {i}", "template", "copy-v1", i != 2, ("contradiction: a price",) if i == 2 else (), 0)
         for i in range(len(slots))
     ]
-    return store_messages(store, slots, drafts)
+    return store_messages(store, slots, drafts, created_at="2025-11-01T00:00:00")

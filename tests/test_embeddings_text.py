@@ -68,7 +68,7 @@ def test_template_enrich_stores_text_and_vectors_and_reruns_from_cache(
 def chat_server() -> Iterator[RecordingChatServer]:
     """The loopback server; its first request gets a 500."""
     with recording_chat_server() as server:
-        server.fail_next = True
+        server.script = [500]
         yield server
 
 

@@ -3,11 +3,8 @@ server, the budget, the cache, retries, privacy of prompts, and Message storage.
 
 from __future__ import annotations
 
-import http.server
-import json
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +23,7 @@ from kg.marketing.prompts import CHANNELS, TONES, CopyBrief, build_prompt
 from kg.marketing.service import CopyRequest, write_copy
 from kg.marketing.template import template_copy
 from kg.store import GraphStore, open_store
+from tests.llm_server import RecordingChatServer, recording_chat_server
 from tests.neo4j_server import empty_store_settings
 
 SHOP = ShopSize(users=60, items=45, purchases_per_user=5.0, views_per_user=10.0, reviews=5)
@@ -57,55 +55,15 @@ def facts(shop_store: tuple[GraphStore, Settings]) -> dict[str, ItemFacts]:
 
 
 # ---------------------------------------------------------------------- loopback model
-class _ChatServer(http.server.ThreadingHTTPServer):
-    """An OpenAI-compatible /v1/chat/completions endpoint answering from a script: each
-    request takes the next scripted answer (an int is an HTTP error status)."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ChatHandler)
-        self.prompts: list[str] = []
-        self.script: list[str | int] = []
-        self.default: Callable[[str], str] = lambda prompt: "no answer scripted"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _ChatHandler(http.server.BaseHTTPRequestHandler):
-    server: _ChatServer
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][-1]["content"]
-        self.server.prompts.append(prompt)
-        answer = self.server.script.pop(0) if self.server.script else self.server.default(prompt)
-        if isinstance(answer, int):
-            self.send_response(answer)
-            self.end_headers()
-            return
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def chat_server() -> Iterator[_ChatServer]:
-    server = _ChatServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def chat_server() -> Iterator[RecordingChatServer]:
+    with recording_chat_server(lambda prompt: "no answer scripted") as server:
+        yield server
 
 
-def _model_settings(base: Settings, server: _ChatServer, tmp_path: Path, **marketing: object) -> Settings:
+def _model_settings(
+    base: Settings, server: RecordingChatServer, tmp_path: Path, **marketing: object
+) -> Settings:
     return base.model_copy(
         update={
             "data_dir": tmp_path / "kg-data",
@@ -142,7 +100,7 @@ def test_fact_checker_classifies_correct_wrong_price_and_made_up_brand_from_a_re
     shop_store: tuple[GraphStore, Settings],
     checker: FactChecker,
     facts: dict[str, ItemFacts],
-    chat_server: _ChatServer,
+    chat_server: RecordingChatServer,
     tmp_path: Path,
 ) -> None:
     _, settings = shop_store
@@ -169,14 +127,14 @@ def test_wrong_copy_is_regenerated_with_the_reason_and_stored_unchecked_past_the
     shop_store: tuple[GraphStore, Settings],
     checker: FactChecker,
     facts: dict[str, ItemFacts],
-    chat_server: _ChatServer,
+    chat_server: RecordingChatServer,
     tmp_path: Path,
 ) -> None:
     _, settings = shop_store
     first, second = list(facts.values())[1:3]
     wrong = f"Meet the {first.name}, only $1.00."
     chat_server.script = [wrong, _correct(first)]
-    chat_server.default = lambda prompt: "Grab the Fantasmo Deluxe from Fantasmo today."
+    chat_server.answer = lambda prompt: "Grab the Fantasmo Deluxe from Fantasmo today."
     configured = _model_settings(settings, chat_server, tmp_path, max_regenerations=2)
     with Copywriter(configured, checker) as writer:
         fixed, hopeless = writer.write([CopyBrief(first, REASON), CopyBrief(second, REASON)])
@@ -195,12 +153,12 @@ def test_budget_of_calls_is_never_exceeded_and_a_second_run_makes_no_calls(
     shop_store: tuple[GraphStore, Settings],
     checker: FactChecker,
     facts: dict[str, ItemFacts],
-    chat_server: _ChatServer,
+    chat_server: RecordingChatServer,
     tmp_path: Path,
 ) -> None:
     _, settings = shop_store
     by_name = {f.name: f for f in facts.values()}
-    chat_server.default = lambda prompt: _correct(by_name[prompt.split("Product: ", 1)[1].split("\n", 1)[0]])
+    chat_server.answer = lambda prompt: _correct(by_name[prompt.split("Product: ", 1)[1].split("\n", 1)[0]])
     briefs = [CopyBrief(f, REASON) for f in list(facts.values())[:6]]
     configured = _model_settings(settings, chat_server, tmp_path, max_calls=4)
     with Copywriter(configured, checker) as writer:
@@ -220,13 +178,13 @@ def test_token_budget_and_retries_with_backoff_count_every_attempt(
     shop_store: tuple[GraphStore, Settings],
     checker: FactChecker,
     facts: dict[str, ItemFacts],
-    chat_server: _ChatServer,
+    chat_server: RecordingChatServer,
     tmp_path: Path,
 ) -> None:
     _, settings = shop_store
     items = list(facts.values())[10:14]
     chat_server.script = [503, _correct(items[0])]  # one server error, retried
-    chat_server.default = lambda prompt: "Short."
+    chat_server.answer = lambda prompt: "Short."
     prompt_tokens = len(build_prompt(CopyBrief(items[0], REASON))) // 4 + 1
     answer_tokens = settings.embeddings.llm_max_tokens
     limit = 2 * (prompt_tokens + answer_tokens) + 10  # room for about two attempts at full length
@@ -242,7 +200,7 @@ def test_token_budget_and_retries_with_backoff_count_every_attempt(
 # ---------------------------------------------------------------------- storage
 def _store_one(store: GraphStore, item: ItemFacts, user: str) -> pd.DataFrame:
     draft = Draft(template_copy(CopyBrief(item, REASON)), "template", "copy-v1", True, (), 0)
-    slot = MessageSlot("User", user, item.id, "email", "friendly", "spring", "copy-a")
+    slot = MessageSlot("User", user, item.id, "email", "friendly", "storage-check", "copy-a")  # not "spring"
     store_messages(store, [slot], [draft])
     store_messages(store, [slot], [draft])  # the same slot again replaces, never duplicates
     return store.query(
@@ -260,7 +218,12 @@ def test_message_is_stored_for_the_user_and_promotes_the_item_on_the_embedded_st
     rows = _store_one(store, item, "U00001")
     assert len(rows) == 1
     row = rows.iloc[0]
-    assert (row["user"], row["item"], row["campaign"], row["arm"]) == ("U00001", item.id, "spring", "copy-a")
+    assert (row["user"], row["item"], row["campaign"], row["arm"]) == (
+        "U00001",
+        item.id,
+        "storage-check",
+        "copy-a",
+    )
     assert bool(row["checked"]) and row["version"] == "copy-v1" and item.brand in row["text"]
 
 
@@ -279,12 +242,12 @@ def test_message_is_stored_the_same_way_on_neo4j(tmp_path: Path, facts: dict[str
 def test_campaign_copy_over_a_remote_model_sends_no_personal_data_and_respects_consent(
     shop_store: tuple[GraphStore, Settings],
     facts: dict[str, ItemFacts],
-    chat_server: _ChatServer,
+    chat_server: RecordingChatServer,
     tmp_path: Path,
 ) -> None:
     store, settings = shop_store
     by_name = {f.name: f for f in facts.values()}
-    chat_server.default = lambda prompt: _correct(by_name[prompt.split("Product: ", 1)[1].split("\n", 1)[0]])
+    chat_server.answer = lambda prompt: _correct(by_name[prompt.split("Product: ", 1)[1].split("\n", 1)[0]])
     configured = _model_settings(settings, chat_server, tmp_path)
     arms = tuple(parse_arms("control,copy-a,copy-b:urgent", None, "control"))
     campaign = Campaign("spring", "Spring", "Footwear", arms, "control")

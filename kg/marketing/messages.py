@@ -39,9 +39,12 @@ class MessageSlot:
         return "msg-" + content_hash("\x1f".join(asdict(self).values()))[:20]
 
 
-def store_messages(store: GraphStore, slots: list[MessageSlot], drafts: list[Draft]) -> pd.DataFrame:
-    """Write one Message per slot with its FOR and PROMOTES edges; return what was written."""
-    created = datetime.now(UTC).isoformat(timespec="seconds")
+def store_messages(
+    store: GraphStore, slots: list[MessageSlot], drafts: list[Draft], *, created_at: str | None = None
+) -> pd.DataFrame:
+    """Write one Message per slot with its FOR and PROMOTES edges; return what was written.
+    ``created_at`` defaults to now (a fixed one makes two stores' copies comparable)."""
+    created = created_at or datetime.now(UTC).isoformat(timespec="seconds")
     frame = pd.DataFrame(
         [
             {
