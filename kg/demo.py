@@ -167,9 +167,9 @@ def _understand_users(store: GraphStore, settings: Settings, console: Console) -
     one customer's profile and a `kg ask` question re-ranked for them."""
     from kg.ask.search import Catalogue, ask, user_interests
     from kg.understand.profiles import build_profiles, write_profiles
-    from kg.understand.report import profile_tables
     from kg.understand.reviews import score_reviews
     from kg.understand.sentiment import load_model
+    from kg.understand.tables import profile_tables
 
     report = score_reviews(store, load_model(settings))
     opinions = ", ".join(f"{n:,} {label}" for label, n in report.opinions.items())

@@ -64,7 +64,7 @@ def profile(
     No personal property is read or written. Find users by tag: kg query users-by-tag."""
     from kg.store import open_store
     from kg.understand.profiles import build_profiles, write_profiles
-    from kg.understand.report import profile_tables
+    from kg.understand.tables import profile_tables
 
     if (user is None) == (not every):
         raise typer.BadParameter("give one USER or --all", param_hint="USER")
