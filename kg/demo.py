@@ -130,9 +130,9 @@ def _recommend_and_target(store: GraphStore, settings: Settings, console: Consol
     """Fit the fused recommender, explain two users' recommendations, write them all back,
     find an audience for one product and segment the customers."""
     from kg.recommend.audience import consented_audience
-    from kg.recommend.report import cypher_panel, print_notes, recommendations_table
     from kg.recommend.segments import segment_graph
     from kg.recommend.service import load_recommender, write_all_recommendations
+    from kg.recommend.tables import cypher_panel, print_notes, recommendations_table
 
     with rich_progress(console) as progress:
         recommender = load_recommender(store, settings, progress=progress)

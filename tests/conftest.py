@@ -56,7 +56,9 @@ SLOW_MODULES = {
     "test_extract_pipeline", "test_extract_stores", "test_fuzz_graphs", "test_fuzz_ingest", "test_fuzz_paths",
     "test_neo4j_cypher_syntax", "test_recommend_cli", "test_recommend_graph", "test_recommend_segments",
     "test_recommend_shapes", "test_security", "test_store_concurrency", "test_train_interrupted",
-    "test_cypher_library", "test_ingest_movielens",
+    "test_cypher_library", "test_ingest_movielens", "test_scorer_contract", "test_serve_http", "test_serve_fuzz",
+    "test_sentiment_reviews", "test_profiles", "test_ask", "test_recommend_temporal",
+    "test_recommend_learned_fusion", "test_marketing_copy", "test_recommend_restore",
 }  # fmt: skip
 NEO4J_MODULES = {
     "test_neo4j_live", "test_neo4j_store", "test_neo4j_browser", "test_neo4j_import", "test_neo4j_demo",

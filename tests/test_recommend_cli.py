@@ -68,8 +68,8 @@ def test_filters_that_match_no_item_say_why(shop: list[str]) -> None:
 
 
 def test_item_targets_take_the_label_the_embeddings_use(shop: list[str]) -> None:
-    labelled = kg(*shop, "audience", "Item:P00003", "--k", "3", "--no-explain")
-    plain = kg(*shop, "audience", "P00003", "--k", "3", "--no-explain")
+    labelled = kg(*shop, "audience", "Item:P00003", "--k", "10", "--no-explain")
+    plain = kg(*shop, "audience", "P00003", "--k", "10", "--no-explain")
     assert labelled.returncode == 0, labelled.stderr
     assert "Audience for item" in " ".join(labelled.stdout.split())
     assert labelled.stdout == plain.stdout

@@ -24,9 +24,9 @@ from kg.recommend.audience import resolve_target
 from kg.recommend.filters import ItemFilter
 from kg.recommend.interactions import LIST_USERS_QUERY, export_interactions
 from kg.recommend.model import fit_recommender
-from kg.recommend.report import recommendations_table
 from kg.recommend.service import load_recommender, recommender_fingerprint
 from kg.recommend.signals.base import ScorerContext
+from kg.recommend.tables import recommendations_table
 from kg.recommend.tuning import TUNING_K
 from kg.store import GraphStore, open_store
 from tests.test_cli import assert_clean_error, kg

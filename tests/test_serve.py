@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -283,3 +284,19 @@ def test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     loaded = ServeSettings()
     assert loaded.read_keys == {READ_KEY, "another-read-key-000000"} and loaded.write_keys == {WRITE_KEY}
     assert READ_KEY not in repr(loaded)  # secrets stay out of logs and tracebacks
+
+
+def test_audiences_never_hold_users_who_refused_marketing(tmp_path_factory: pytest.TempPathFactory) -> None:
+    shop = shop_settings(tmp_path_factory.mktemp("serve-consent"))
+    with TestClient(create_app(build_server(shop, serve_settings()))) as before:
+        first = [
+            row["user"] for row in before.get("/audience?tag=Outdoor&k=20", headers=READ).json()["users"]
+        ]
+    refusing = first[:3]
+    with open_store(shop) as store:
+        store.upsert_nodes("User", pd.DataFrame({"id": refusing, "consent": False}))
+    with TestClient(create_app(build_server(shop, serve_settings()))) as after:
+        now = [row["user"] for row in after.get("/audience?tag=Outdoor&k=20", headers=READ).json()["users"]]
+        campers = after.get("/audience?tag=Outdoor&segment=Campers&k=50", headers=READ).json()["users"]
+    assert len(now) == 20 and set(now).isdisjoint(refusing) and now[:17] == first[3:]
+    assert set(refusing).isdisjoint(row["user"] for row in campers)

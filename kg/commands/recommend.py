@@ -58,8 +58,8 @@ def recommend(
 ) -> None:
     """Top-k items a user has not seen yet, fused from graph paths, link prediction, text and popularity."""
     from kg.progress import rich_progress
-    from kg.recommend.report import cypher_panel, print_notes, recommendations_table
     from kg.recommend.service import load_recommender, write_all_recommendations
+    from kg.recommend.tables import cypher_panel, print_notes, recommendations_table
     from kg.recommend.writeback import write_recommendations
     from kg.store import open_store
 
@@ -111,8 +111,8 @@ def similar(
 ) -> None:
     """Items to show next to ITEM ("customers who bought this also bought", shared attributes, text)."""
     from kg.progress import rich_progress
-    from kg.recommend.report import cypher_panel, recommendations_table
     from kg.recommend.service import load_recommender
+    from kg.recommend.tables import cypher_panel, recommendations_table
     from kg.store import open_store
 
     chosen = _item_filter(category, brand, genre, min_price, max_price, in_stock)
@@ -142,8 +142,8 @@ def audience(
     """The users most likely to convert on an item, category or brand (precision targeting)."""
     from kg.progress import rich_progress
     from kg.recommend.audience import consented_audience, resolve_target
-    from kg.recommend.report import recommendations_table
     from kg.recommend.service import load_recommender
+    from kg.recommend.tables import recommendations_table
     from kg.store import open_store
 
     settings = state.settings()
@@ -172,8 +172,8 @@ def segment(
 ) -> None:
     """Cluster users on their embeddings and behaviour; write and profile the segments."""
     from kg.progress import rich_progress
-    from kg.recommend.report import print_notes, segments_table
     from kg.recommend.segments import segment_graph
+    from kg.recommend.tables import print_notes, segments_table
     from kg.store import open_store
 
     settings = state.settings()
@@ -217,8 +217,8 @@ def evaluate(
     (the fusion refit without each signal) on one seeded split, random or temporal."""
     from kg.progress import rich_progress
     from kg.recommend.evaluate import evaluate_graph
-    from kg.recommend.report import evaluation_table, print_notes
     from kg.recommend.split import Protocol
+    from kg.recommend.tables import evaluation_table, print_notes
     from kg.store import open_store
 
     chosen = Protocol(protocol, holdout, cutoff)  # type: ignore[arg-type]

@@ -43,6 +43,7 @@ class Snapshot:
 
     recommender: Recommender
     segments: dict[str, frozenset[str]]  # segment id and name (casefolded) -> user ids
+    refused: set[str] = field(default_factory=set)  # users who refused marketing: never in an audience
     loaded_at: float = field(default_factory=time.time)
     _masks: dict[ItemFilter, np.ndarray] = field(default_factory=dict)
     # an answer is a function of the model and the user's history: kept with the version
@@ -239,12 +240,15 @@ class LiveModel:
         recommender = snapshot.recommender
         description = resolve_target(recommender.graph, target).description
         if segment is None:
-            return snapshot, description, audience(recommender, target, k, explain=explain)
+            frame = audience(recommender, target, k, explain=explain, exclude=snapshot.refused)
+            return snapshot, description, frame
         members = snapshot.segments.get(segment.casefold())
         if members is None:
             known = ", ".join(sorted(snapshot.segments)[:10]) or "none: run `kg segment` first"
             raise NotFoundError(f"No segment {segment!r}; known segments: {known}.")
-        everyone = audience(recommender, target, recommender.graph.n_users, explain=False)
+        everyone = audience(
+            recommender, target, recommender.graph.n_users, explain=False, exclude=snapshot.refused
+        )
         frame = everyone[everyone["user"].astype(str).isin(members)].head(k).reset_index(drop=True)
         frame["rank"] = np.arange(1, len(frame) + 1)
         if explain:

@@ -20,6 +20,7 @@ from typing import Any
 
 from kg.config import Settings
 from kg.errors import StoreInUseError
+from kg.privacy.consent import refused_users
 from kg.recommend.model import Recommender
 from kg.recommend.service import load_recommender
 from kg.serving.live import LiveModel, Snapshot, read_segments
@@ -36,7 +37,7 @@ def load_snapshot(settings: Settings, *, refit: bool = False) -> Snapshot:
         try:
             with open_store(settings, read_only=True) as store:
                 recommender: Recommender = load_recommender(store, settings, refit=refit)
-                return Snapshot(recommender, read_segments(store))
+                return Snapshot(recommender, read_segments(store), refused_users(store, settings))
         except StoreInUseError:
             if attempt == STORE_BUSY_RETRIES - 1:
                 raise

@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from kg.recommend.evaluate import Evaluation
-from kg.recommend.report import evaluation_table, segments_table
+from kg.recommend.tables import evaluation_table, segments_table
 
 MODELS = [
     ("fused", "fused", "ease=1, spectral=0.5, user_knn=0.2, rp3beta=0.1, kge=0.03, cohort=0.03"),
