@@ -512,6 +512,8 @@ def test_schema_overview_counts_what_was_written(neo4j_shop: tuple[GraphStore, S
         ("node", "Message"): len(g.extra["messages"]),
         ("relationship", "FOR"): len(g.extra["messages"]),
         ("relationship", "PROMOTES"): len(g.extra["messages"]),
+        ("node", "Tag"): len({tag for p in g.extra["profiles"].values() for tag in p.tags["tag"]}),
+        ("relationship", "INTERESTED_IN"): sum(len(p.tags) for p in g.extra["profiles"].values()),
     }
     query = load_query("schema-overview")
     actual = store.query(query.text, query.bind({}))

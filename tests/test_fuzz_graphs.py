@@ -367,6 +367,7 @@ def test_training_and_the_kge_and_text_signals_on_degenerate_graphs(tmp_path: Pa
         recommend=RecommendSettings(
             signals=[*FUZZ_SIGNALS, "kge", "text"], baselines=FUZZ_BASELINES, kge_epochs=3, kge_dim=8
         ),
+        privacy=PrivacySettings(min_group_size=1),  # shapes, not privacy
     )
     with open_store(config) as store:
         write_graph(store, spec)
