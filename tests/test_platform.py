@@ -31,7 +31,7 @@ def test_the_readme_example_runs_and_matches_the_cli_verbs(tmp_path: Path) -> No
     assert "reason" in top.columns and top["reason"].str.len().gt(0).all()
     bought = set(namespace["bought"]["item"])
     assert not bought & set(top["item"]), "never a seen item"
-    assert len(namespace["fans"]) == 5
+    assert len(namespace["fans"]) == 10
 
 
 def test_the_platform_reports_a_users_mistake_as_the_cli_does(tmp_path: Path) -> None:
