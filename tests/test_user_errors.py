@@ -289,7 +289,15 @@ def test_ctrl_c_during_ingest_exits_130_and_a_rerun_completes(tmp_path: Path) ->
                "ingest", str(data), "--mapping", str(mapping), "--batch-size", "5000"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
     process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a suite started in the background inherits SIGINT ignored, and Python then never
+        # turns SIGINT into KeyboardInterrupt: give the child the terminal's default
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (tmp_path / "graph").exists() and time.monotonic() < deadline:
