@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kg.config import Settings
 from kg.errors import InputError
 from kg.store import GraphStore
 from kg.store.cypher_names import q
 
 
-def refused_users(store: GraphStore, settings: Settings) -> set[str]:
-    """Users whose consent property (or marketing-consent property) is ``false``: they
-    are left out of audiences, campaigns and copy. A missing value is not a refusal."""
+def consent_properties(settings: Settings) -> list[str]:
+    """The User properties whose ``false`` excludes a user from marketing."""
+    return [settings.privacy.consent_property, settings.privacy.marketing_consent_property]
+
+
+def refused_by(store: GraphStore, properties: Sequence[str], users: Sequence[str] | None = None) -> set[str]:
+    """Users (of ``users``, else all) for whom one of ``properties`` is ``false``. A missing
+    value is not a refusal; a property the schema does not declare refuses no one."""
     node = store.schema.node("User")
-    declared = [
-        p
-        for p in (settings.privacy.consent_property, settings.privacy.marketing_consent_property)
-        if p in node.properties
-    ]
-    if not declared:
+    declared = [p for p in properties if p in node.properties]
+    if not declared or (users is not None and not users):
         return set()
     refused_if = " OR ".join(f"u.{q(p)} = false" for p in declared)
-    found = store.query(f"MATCH (u:User) WHERE {refused_if} RETURN u.{q(node.key)} AS id")
+    among = "u.id IN $users AND " if users is not None else ""
+    found = store.query(
+        f"MATCH (u:User) WHERE {among}({refused_if}) RETURN u.{q(node.key)} AS id",
+        {"users": list(users)} if users is not None else {},
+    )
     return set(found["id"].astype(str)) if not found.empty else set()
+
+
+def refused_users(store: GraphStore, settings: Settings) -> set[str]:
+    """Every user who refused marketing: left out of audiences, campaigns and copy."""
+    return refused_by(store, consent_properties(settings))
 
 
 def require_group_size(size: int, minimum: int, what: str) -> None:
