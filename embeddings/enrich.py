@@ -96,7 +96,8 @@ def build_node_texts(
     names = _display_names(store, [label for label, n in counts.items() if n], personal)
     edges = _edges(store, training_relations(store, relations))
     neighbourhood = _neighbourhood_phrases(edges, names, max_neighbors)
-    people = [] if personal else _people_names(store, counts)
+    masking = not personal and any(store.schema.node(label).free_text for label in chosen)
+    people = _people_names(store, counts) if masking else []  # read only when some text is masked
     rows = []
     for label in chosen:
         node = store.schema.node(label)
