@@ -337,16 +337,20 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
 
 def _check_registered_names(settings: Settings) -> None:
     """Names in the config that choose a registered thing are checked now, when the
-    config loads, not when (or whether) a command gets to use them. Only registries that
-    import cheaply are consulted here; recommender signals are checked when the
-    recommender is built (their registry imports every signal's libraries)."""
+    config loads, not when (or whether) a command gets to use them. Signal and baseline
+    names are rewritten to their registered form, so "EASE" and "ease" weigh the same."""
     from embeddings.llm import BACKENDS
     from embeddings.recipes import RECIPES
+    from kg.recommend.registry import SCORERS
 
     for where, registry, name in (
         ("embeddings.enrich_backend", BACKENDS, settings.embeddings.enrich_backend),
         ("embeddings.model", RECIPES, settings.embeddings.model),
         ("recommend.kge_model", RECIPES, settings.recommend.kge_model),
+        *(("recommend.signals", SCORERS, name) for name in settings.recommend.signals),
+        *(("recommend.baselines", SCORERS, name) for name in settings.recommend.baselines),
     ):
         if name not in registry:
             raise ConfigError(f"Invalid settings: {where}: {registry.unknown(name)}")
+    settings.recommend.signals = [SCORERS.key(name) for name in settings.recommend.signals]
+    settings.recommend.baselines = [SCORERS.key(name) for name in settings.recommend.baselines]
