@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -128,6 +128,61 @@ class EmbeddingSettings(BaseModel):
     llm_backoff: float = Field(default=1.0, ge=0, description="Seconds of the first retry wait (doubles).")
 
 
+class InteractionStrengthSettings(BaseModel):
+    """How much one interaction says (``[recommend.strength]``; ``kg.recommend.strength``).
+
+    A stated opinion (a rating, a review's sentiment) moves an interaction's strength up
+    or down from 1, and age fades it; an interaction whose rating or review is clearly
+    negative is a *dislike*: it leaves the positive history the signals learn from and
+    the ``dislikes`` signal penalises items like it."""
+
+    weighting: Literal["strength", "binary"] = Field(
+        default="strength",
+        description="strength: interactions weighted by rating, sentiment and recency; binary: every one 1.",
+    )
+    rating_weight: float = Field(
+        default=0.5, ge=0.0, description="Strength added by a top rating (taken away by the lowest)."
+    )
+    sentiment_weight: float = Field(
+        default=0.5, ge=0.0, description="Strength added by a review of polarity +1 (taken away at -1)."
+    )
+    recency_weight: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of the strength that fades with age (0: none)."
+    )
+    half_life_days: float = Field(
+        default=180.0,
+        gt=0.0,
+        description="Age at which the fading share is halved (from the newest interaction).",
+    )
+    rating_min: float = Field(default=1.0, description="The lowest rating of the scale.")
+    rating_max: float = Field(default=5.0, description="The highest rating of the scale.")
+    negative_rating: float = Field(
+        default=2.0, description="A rating at or below this is a dislike (1-2 stars on a 1-5 scale)."
+    )
+    negative_sentiment: float = Field(
+        default=-0.5, ge=-1.0, lt=0.0, description="A review polarity at or below this is a dislike."
+    )
+    negatives: bool = Field(
+        default=True,
+        description="Dislikes leave the positive history and feed the dislikes signal "
+        "(false: they stay as weak positives).",
+    )
+
+    @model_validator(mode="after")
+    def _check_rating_scale(self) -> InteractionStrengthSettings:
+        """A scale that runs upwards, and a dislike threshold inside it below the top."""
+        if self.rating_min >= self.rating_max:
+            raise ValueError(
+                f"rating_min ({self.rating_min:g}) must be below rating_max ({self.rating_max:g})"
+            )
+        if not self.rating_min <= self.negative_rating < self.rating_max:
+            raise ValueError(
+                f"negative_rating ({self.negative_rating:g}) must lie in [rating_min, rating_max) = "
+                f"[{self.rating_min:g}, {self.rating_max:g})"
+            )
+        return self
+
+
 class RecommendSettings(BaseModel):
     """Recommendation defaults: which graph paths feed the recommender, how it is tuned.
 
@@ -158,6 +213,7 @@ class RecommendSettings(BaseModel):
         "kge",
         "recency",
         "sequential",
+        "dislikes",
         "popularity",
     ]
     baselines: list[str] = ["popularity", "item_knn", "ease", "rp3beta", "als", "bpr"]
@@ -175,6 +231,24 @@ class RecommendSettings(BaseModel):
         default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation)."
     )
     kge_dim: int = Field(default=64, gt=0, description="Embedding size of the in-memory KGE fits.")
+    relevant: Literal["all", "liked"] = Field(
+        default="all",
+        description="What a held-out interaction must be to count as a hit in tuning and `kg evaluate`: "
+        "any (all), or not a dislike (liked).",
+    )
+    strength: InteractionStrengthSettings = InteractionStrengthSettings()
+
+
+class AskSettings(BaseModel):
+    """``kg ask`` (``[ask]``): which language model writes Cypher for analytic questions."""
+
+    cypher_backend: str = Field(
+        default="template",
+        description="template (no model: analytic questions are answered with a hint), hf or openai; "
+        "the model, URL and retries are [embeddings] llm_model, llm_url, llm_retries.",
+    )
+    cypher_max_tokens: int = Field(default=400, gt=0, description="Longest Cypher the model may write.")
+    max_rows: int = Field(default=50, gt=0, description="Rows of an analytic answer that are printed.")
 
 
 class PrivacySettings(BaseModel):
@@ -229,6 +303,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = EmbeddingSettings()
     recommend: RecommendSettings = RecommendSettings()
     privacy: PrivacySettings = PrivacySettings()
+    ask: AskSettings = AskSettings()
     marketing: MarketingSettings = MarketingSettings()
 
     @field_validator("store")
@@ -345,6 +420,7 @@ def _check_registered_names(settings: Settings) -> None:
 
     for where, registry, name in (
         ("embeddings.enrich_backend", BACKENDS, settings.embeddings.enrich_backend),
+        ("ask.cypher_backend", BACKENDS, settings.ask.cypher_backend),
         ("embeddings.model", RECIPES, settings.embeddings.model),
         ("recommend.kge_model", RECIPES, settings.recommend.kge_model),
         *(("recommend.signals", SCORERS, name) for name in settings.recommend.signals),

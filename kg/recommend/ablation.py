@@ -43,7 +43,7 @@ def ablation_table(
             )
             continue
         rest = {other: scores for other, scores in standardized.items() if other != name}
-        weights, validation_ndcg = learn_weights(rest, validation.history, validation.held_out, TUNING_K)
+        weights, validation_ndcg = learn_weights(rest, validation.seen, validation.held_out, TUNING_K)
         ranker = chosen_ranker(fit_ranker(rest, weights, validation, seed)) if recommender.ranker else None
         without = replace(recommender, weights={**weights, name: 0.0}, ranker=ranker)
         text = ", ".join(f"{n}={w:g}" for n, w in sorted(weights.items(), key=lambda x: -x[1]) if w > 0)

@@ -126,7 +126,7 @@ def audience(
             users = np.arange(start, min(graph.n_users, start + step))
             history = graph.matrix[users]
             total, _, _ = recommender.fused_scores(users, history)
-            total[history.nonzero()] = -np.inf
+            total[graph.seen[users].nonzero()] = -np.inf
             targets = total[:, chosen.items]
             column = np.argmax(targets, axis=1)
             best_score[users] = targets[np.arange(len(users)), column]

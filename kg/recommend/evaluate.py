@@ -34,7 +34,8 @@ from kg.recommend.model import Recommender, available_signals, fit_recommender, 
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
 from kg.recommend.split import Protocol
-from kg.recommend.tuning import TUNING_K, trial_count, tune, validation_set
+from kg.recommend.strength import describe as describe_strength
+from kg.recommend.tuning import TUNING_K, hits, trial_count, tune, validation_set
 from kg.store.base import GraphStore
 
 
@@ -85,16 +86,29 @@ def evaluate(
         )
         k = graph.n_items
     started = time.perf_counter()
-    split = protocol.split(graph.matrix, graph.interaction_times, settings.test_fraction, settings.seed)
-    if not len(split.users):
+    split = protocol.split(graph.seen, graph.seen_times, settings.test_fraction, settings.seed)
+    held_out = hits(split.held_out, graph, settings.relevant)
+    users = np.flatnonzero(np.diff(held_out.indptr))
+    if not len(users):
         raise InputError(
             f"Cannot evaluate: no user has two or more interactions ({graph.n_users:,} users, "
-            f"{graph.matrix.nnz:,} interactions), so there is nothing to hold out and test on; "
+            f"{graph.seen.nnz:,} interactions), so there is nothing to hold out and test on; "
             "evaluate once customers have come back for more."
         )
+    protocol_notes.append(
+        describe_strength(
+            settings.strength, graph.disliked.nnz if graph.disliked is not None else 0, graph.negatives_apart
+        )
+        + ("; a held-out dislike is no hit" if settings.relevant == "liked" else "")
+    )
     train = graph.with_interactions(split.train)
     validation = validation_set(
-        train, settings.validation_fraction, settings.seed + 1, settings.tune_max_users, protocol
+        train,
+        settings.validation_fraction,
+        settings.seed + 1,
+        settings.tune_max_users,
+        protocol,
+        relevant=settings.relevant,
     )
     recommender = fit_recommender(
         train,
@@ -106,8 +120,7 @@ def evaluate(
     )
     baselines, notes = available_signals(train, settings.baselines, context)
     baseline_scorers = _baselines(baselines, recommender, train, validation, context, progress, notes)
-    users = split.users
-    relevant = split.held_out[users]
+    relevant = held_out[users]
     rows = []
     kinds = {name: _kind(name, settings) for name in [*recommender.scorers, *baseline_scorers]}
     with progress.task("Scoring the test users", 2 + len(recommender.scorers) + len(baseline_scorers)):
@@ -148,7 +161,7 @@ def evaluate(
         users=len(users),
         items=graph.n_items,
         train_interactions=int(split.train.nnz),
-        test_interactions=int(split.held_out.nnz),
+        test_interactions=int(held_out.nnz),
         seconds=time.perf_counter() - started,
         weights=recommender.weights,
         cold_weights=recommender.cold_weights,
@@ -202,8 +215,7 @@ def _rank(score, train: InteractionGraph, users: np.ndarray, k: int) -> np.ndarr
     step = user_chunk(train.n_items)
     for start in range(0, len(users), step):
         chunk = users[start : start + step]
-        history = train.matrix[chunk]
-        parts.append(top_k(score(chunk, history), k, exclude=history))
+        parts.append(top_k(score(chunk, train.matrix[chunk]), k, exclude=train.seen[chunk]))
     return np.vstack(parts) if parts else np.zeros((0, k), dtype=np.int64)
 
 

@@ -4,6 +4,8 @@ Every signal is a product of these matrices, so candidates for all users at once
 few sparse products instead of a Cypher query per user:
 
 * ``relations``: one binary users x items matrix per interaction type (RATED, PURCHASED...);
+* ``strength`` and ``disliked``: how strongly each interaction says "I like this" (rating,
+  review sentiment, recency), and which ones are dislikes (``kg.recommend.strength``);
 * ``item_attributes``: items x attribute nodes reached by a relationship path
   (``HAS_GENRE``; ``IN_CATEGORY>SUBCATEGORY_OF`` for the parent category);
 * ``user_cohorts``: users x cohorts (an occupation node, or a property value such as an
@@ -25,6 +27,7 @@ import scipy.sparse as sp
 from kg.config import RecommendSettings
 from kg.errors import NotFoundError, SchemaError
 from kg.progress import ProgressReporter, SilentProgress
+from kg.recommend.strength import disliked, read_opinions, strengths
 from kg.store.base import FROM_ID, TO_ID, GraphStore
 
 PATH_SEPARATOR = ">"
@@ -50,6 +53,9 @@ class InteractionGraph:
     items: pd.DataFrame = field(default_factory=pd.DataFrame)
     users: pd.DataFrame = field(default_factory=pd.DataFrame)
     times: sp.csr_matrix | None = None  # users x items, latest interaction time (epoch s)
+    strength: sp.csr_matrix | None = None  # users x items, each interaction's strength (None: binary)
+    disliked: sp.csr_matrix | None = None  # users x items, 1 where the rating or review is negative
+    negatives_apart: bool = False  # dislikes leave the positive history (recommend.strength.negatives)
 
     @property
     def n_users(self) -> int:
@@ -60,25 +66,68 @@ class InteractionGraph:
         return len(self.item_ids)
 
     @cached_property
-    def matrix(self) -> sp.csr_matrix:
-        """Any interaction, binary (float32): what 'seen' means and what models learn from."""
+    def seen(self) -> sp.csr_matrix:
+        """Any interaction, binary (float32), dislikes included: what is never recommended
+        again, and what evaluation splits divide."""
         total = sp.csr_matrix((self.n_users, self.n_items), dtype=np.float32)
         for matrix in self.relations.values():
             total = total + matrix
         total.data[:] = 1.0
         total.eliminate_zeros()
+        total.sort_indices()
         return total.astype(np.float32)
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """What models learn from and score histories with (float32): the positive
+        interactions, each weighted by its strength (1 when weighting is binary); dislikes
+        are left out when they are used as negatives (:attr:`negatives`)."""
+        weighted = self.seen if self.strength is None else self.strength.multiply(self.seen).tocsr()
+        if self.negatives.nnz:
+            weighted = (weighted - weighted.multiply(self.negatives)).tocsr()
+        weighted.eliminate_zeros()
+        weighted.sort_indices()
+        return weighted.astype(np.float32)
+
+    @cached_property
+    def positives(self) -> sp.csr_matrix:
+        """:attr:`matrix` as 0/1: who took what, for counts."""
+        binary = self.matrix.copy()
+        binary.data[:] = 1.0
+        return binary
+
+    @cached_property
+    def negatives(self) -> sp.csr_matrix:
+        """The dislikes (0/1) when they are used as negative feedback; empty otherwise."""
+        if self.disliked is None or not self.negatives_apart:
+            return sp.csr_matrix((self.n_users, self.n_items), dtype=np.float32)
+        return sp.csr_matrix(self.disliked, dtype=np.float32)
+
+    @cached_property
+    def liked(self) -> sp.csr_matrix:
+        """Every interaction that is not a dislike (0/1): the hits of ``relevant = "liked"``."""
+        if self.disliked is None:
+            return self.seen
+        kept = (self.seen - self.seen.multiply(self.disliked)).tocsr()
+        kept.eliminate_zeros()
+        return kept
 
     @cached_property
     def interaction_times(self) -> sp.csr_matrix:
         """Epoch seconds of each interaction in :attr:`matrix` (the latest, when a user
         interacted with an item more than once; 0 where the store had no timestamp), so
-        splits and time-aware signals can order a user's history."""
+        time-aware signals can order a user's history."""
+        return self._times_of(self.positives)
+
+    @cached_property
+    def seen_times(self) -> sp.csr_matrix:
+        """Epoch seconds of each interaction in :attr:`seen`, for time-ordered splits."""
+        return self._times_of(self.seen)
+
+    def _times_of(self, pattern: sp.csr_matrix) -> sp.csr_matrix:
         if self.times is None:
-            return sp.csr_matrix(self.matrix.shape, dtype=np.float64)
-        ones = self.matrix.copy()
-        ones.data[:] = 1.0
-        times = self.times.multiply(ones).tocsr().astype(np.float64)
+            return sp.csr_matrix(pattern.shape, dtype=np.float64)
+        times = self.times.multiply(pattern).tocsr().astype(np.float64)
         times.sort_indices()
         return times
 
@@ -93,8 +142,8 @@ class InteractionGraph:
 
     @cached_property
     def item_popularity(self) -> np.ndarray:
-        """Distinct users who interacted with each item."""
-        return np.asarray(self.matrix.sum(axis=0)).ravel()
+        """Distinct users who interacted with each item (positively)."""
+        return np.diff(self.columns.indptr).astype(np.float32)
 
     @cached_property
     def _user_positions(self) -> dict[str, int]:
@@ -153,8 +202,17 @@ class InteractionGraph:
         kept = {rel: (m.multiply(mask)).tocsr() for rel, m in self.relations.items()}
         for m in kept.values():
             m.eliminate_zeros()
-        times = None if self.times is None else self.times.multiply(mask).tocsr()
-        return replace(self, relations=kept, times=times)
+
+        def masked(part: sp.csr_matrix | None) -> sp.csr_matrix | None:
+            return None if part is None else part.multiply(mask).tocsr()
+
+        return replace(
+            self,
+            relations=kept,
+            times=masked(self.times),
+            strength=masked(self.strength),
+            disliked=masked(self.disliked),
+        )
 
 
 # ---------------------------------------------------------------------- export
@@ -190,7 +248,7 @@ def export_interactions(
         )
         path_cohorts, path_meta = _path_columns(store, "User", user_pos, settings.user_cohort_paths, progress)
         prop_cohorts, prop_meta = _property_columns(users, settings.user_cohort_properties)
-    return InteractionGraph(
+    graph = InteractionGraph(
         user_ids=users["id"].to_numpy(dtype=object),
         item_ids=items["id"].to_numpy(dtype=object),
         relations=relations,
@@ -201,6 +259,39 @@ def export_interactions(
         items=items.reset_index(drop=True),
         users=users.reset_index(drop=True),
         times=times if times is not None and times.nnz else None,
+    )
+    return _weighed(graph, store, settings, user_pos, item_pos)
+
+
+def _weighed(
+    graph: InteractionGraph,
+    store: GraphStore,
+    settings: RecommendSettings,
+    user_pos: pd.Index,
+    item_pos: pd.Index,
+) -> InteractionGraph:
+    """``graph`` with each interaction's strength and its dislikes (``kg.recommend.strength``)."""
+    seen = graph.seen
+    opinions = read_opinions(store, settings, seen, user_pos, item_pos)
+    config = settings.strength
+    if config.weighting == "binary" and not opinions.any:
+        return graph
+
+    def on_seen(values: np.ndarray) -> sp.csr_matrix:
+        matrix = sp.csr_matrix(
+            (values.astype(np.float32), seen.indices.copy(), seen.indptr.copy()), shape=seen.shape
+        )
+        matrix.eliminate_zeros()
+        return matrix
+
+    rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
+    times = np.zeros(seen.nnz) if graph.times is None else np.asarray(graph.times[rows, seen.indices]).ravel()
+    dislikes = on_seen(disliked(opinions, config).astype(np.float32))
+    return replace(
+        graph,
+        strength=on_seen(strengths(opinions, times, config)) if config.weighting == "strength" else None,
+        disliked=dislikes if dislikes.nnz else None,
+        negatives_apart=config.negatives,
     )
 
 

@@ -232,7 +232,7 @@ def fit_ranker(
 
     def refit_linear(rows: np.ndarray) -> np.ndarray:
         part = {name: scores[rows] for name, scores in standardized.items()}
-        fold_weights, _ = learn_weights(part, validation.history[rows], validation.held_out[rows], TUNING_K)
+        fold_weights, _ = learn_weights(part, validation.seen[rows], validation.held_out[rows], TUNING_K)
         return fuse(standardized, fold_weights)
 
     return learn_ranker(

@@ -188,6 +188,7 @@ class Recommender:
         *,
         exclude: sp.csr_matrix,
     ) -> pd.DataFrame:
+        exclude = self._taken(users, exclude)
         with single_threaded(len(users) <= SMALL_BATCH):
             total, signals, is_cold = self.fused_scores(users, history)
             if allowed is not None:
@@ -215,6 +216,15 @@ class Recommender:
                         columns["signal"].append(found.signal)
                         columns["cypher"].append(found.inline())
         return pd.DataFrame(columns)
+
+    def _taken(self, users: np.ndarray, extra: sp.csr_matrix) -> sp.csr_matrix:
+        """``extra`` and everything each known user already took, dislikes included (they
+        are not in the positive history, and still must not be recommended again)."""
+        known = np.where(users == NO_USER, 0, users)
+        seen = sp.diags((users != NO_USER).astype(np.float32)) @ self.graph.seen[known]
+        taken = (seen + abs(extra)).tocsr()
+        taken.eliminate_zeros()
+        return taken
 
     def explain(self, user: int, item: int) -> Explanation:
         """Why ``item`` suits ``user`` (graph row indices), from the user's full history."""
@@ -288,7 +298,11 @@ def fit_recommender(
             "add 'popularity', which runs on any graph with interactions."
         )
     validation = validation or validation_set(
-        graph, settings.validation_fraction, context.seed + 1, settings.tune_max_users
+        graph,
+        settings.validation_fraction,
+        context.seed + 1,
+        settings.tune_max_users,
+        relevant=settings.relevant,
     )
     with progress.task("Tuning signals on a validation split", sum(trial_count(n, context) for n in names)):
         tuned = _tune_signals(names, validation, context, notes, progress)
@@ -374,7 +388,7 @@ def learn_fusion(
     """Weights for users with history, weights for users without, and the validation
     nDCG of the former."""
     standardized = {name: standardize(t.validation_scores) for name, t in tuned.items()}
-    weights, value = learn_weights(standardized, validation.history, validation.held_out, k)
+    weights, value = learn_weights(standardized, validation.seen, validation.held_out, k)
     cold = {n: s for n, s in standardized.items() if not scorer_class(n).uses_history}
-    cold_weights, _ = learn_weights(cold, validation.history, validation.held_out, k)
+    cold_weights, _ = learn_weights(cold, validation.seen, validation.held_out, k)
     return weights, cold_weights, value

@@ -32,6 +32,7 @@ SCORERS: Registry[str] = Registry(
         "kge": "kg.recommend.signals.kge:LinkPrediction",
         "recency": "kg.recommend.signals.recency:RecencyEASE",
         "sequential": "kg.recommend.signals.sequential:Sequential",
+        "dislikes": "kg.recommend.signals.dislikes:Dislikes",
         "popularity": "kg.recommend.signals.popularity:Popularity",
         "als": "kg.recommend.baselines:ALS",
         "bpr": "kg.recommend.baselines:BPR",

@@ -41,12 +41,17 @@ class ValidationSet:
         return self.fit_graph.matrix[self.users]
 
     @property
+    def seen(self) -> sp.csr_matrix:
+        """What the validation users already took (dislikes too): never a candidate."""
+        return self.fit_graph.seen[self.users]
+
+    @property
     def is_empty(self) -> bool:
         """No user held anything out (every user has at most one interaction)."""
         return not len(self.users)
 
     def ndcg(self, scores: np.ndarray, k: int) -> float:
-        return ndcg_at_k(top_k(scores, k, exclude=self.history), self.held_out)
+        return ndcg_at_k(top_k(scores, k, exclude=self.seen), self.held_out)
 
 
 TUNING_K = 10  # the nDCG cut-off tuning and fusion optimise, whatever K a command shows
@@ -59,16 +64,29 @@ def validation_set(
     seed: int,
     max_users: int,
     protocol: Protocol | None = None,
+    relevant: str = "all",
 ) -> ValidationSet:
     """Split ``graph``'s interactions per user (at random, or each user's newest under the
     temporal protocol); keep at most ``max_users`` scored users (fewer for big catalogues,
-    so each signal's validation scores stay in memory)."""
-    split = (protocol or Protocol()).inner.split(graph.matrix, graph.interaction_times, fraction, seed)
-    users = split.users
+    so each signal's validation scores stay in memory). With ``relevant="liked"`` a
+    held-out dislike is no hit (:func:`hits`)."""
+    split = (protocol or Protocol()).inner.split(graph.seen, graph.seen_times, fraction, seed)
+    held_out = hits(split.held_out, graph, relevant)
+    users = np.flatnonzero(np.diff(held_out.indptr))
     max_users = max(1, min(max_users, VALIDATION_SCORES // max(graph.n_items, 1)))
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
-    return ValidationSet(graph.with_interactions(split.train), users, split.held_out[users])
+    return ValidationSet(graph.with_interactions(split.train), users, held_out[users])
+
+
+def hits(held_out: sp.csr_matrix, graph: InteractionGraph, relevant: str) -> sp.csr_matrix:
+    """The held-out interactions a ranking is rewarded for finding: all of them, or with
+    ``"liked"`` all but the dislikes (a 1-star rating is no success to predict)."""
+    if relevant == "all":
+        return held_out
+    kept = held_out.multiply(graph.liked).tocsr()
+    kept.eliminate_zeros()
+    return kept
 
 
 @dataclass

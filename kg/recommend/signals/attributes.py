@@ -44,7 +44,7 @@ class SharedAttributes(Scorer):
     def strongest_path(
         self, graph: InteractionGraph, user: int | None, history: sp.csr_matrix, item: int
     ) -> PathEvidence | None:
-        counts = as_dense(history @ self.attributes).ravel()
+        counts = as_dense((history > 0).astype(np.float32) @ self.attributes).ravel()
         shared = self.attributes[item].indices
         if not len(shared):
             return None

@@ -2,9 +2,10 @@
 
 A scorer is fitted on an :class:`InteractionGraph` (the training interactions only, when
 evaluating) and then scores any batch of users at once. ``history`` rows are the users'
-interactions (binary, items as columns); ``users`` are row indices into the graph the
-scorer was fitted on, or -1 for a history that belongs to no user (``kg similar``, a new
-visitor). Scores are higher-is-better and only compared within one row.
+positive interactions with their strengths (items as columns; 1 each when weighting is
+binary; dislikes are apart, in ``InteractionGraph.negatives``); ``users`` are row
+indices into the graph the scorer was fitted on, or -1 for a history that belongs to no
+user (``kg similar``, a new visitor). Scores are higher-is-better and only compared within one row.
 
 Hyper-parameters are data: ``grid`` lists the values tuned on a validation split.
 """

@@ -30,7 +30,7 @@ class CohortAffinity(Scorer):
 
     def fit(self, graph: InteractionGraph) -> None:
         cohorts = graph.user_cohorts.tocsc()
-        self.counts = as_dense(cohorts.T @ graph.matrix)  # cohort x item: members who interacted
+        self.counts = as_dense(cohorts.T @ graph.positives)  # cohort x item: members who interacted
         self.sizes = np.asarray(cohorts.sum(axis=0)).ravel().astype(np.float32)
         rate = (graph.item_popularity + 1.0) / (graph.n_users + 1.0)
         shrink = float(self.params["shrink"])

@@ -108,6 +108,12 @@ class ItemItemScorer(Scorer):
         return column
 
 
+def column_norms(matrix: sp.spmatrix) -> np.ndarray:
+    """Euclidean norm of each column: the cosine denominators, right for weighted
+    interactions too (for 0/1 ones it is the square root of the count)."""
+    return np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel()).astype(np.float32)
+
+
 def co_interaction_counts(graph: InteractionGraph, item: int) -> np.ndarray:
     """For every item, how many users interacted with both it and ``item``."""
     columns = graph.columns
@@ -122,7 +128,7 @@ class ItemKNN(ItemItemScorer):
 
     def fit(self, graph: InteractionGraph) -> None:
         x = graph.matrix
-        norms = np.sqrt(graph.item_popularity).astype(np.float32)
+        norms = column_norms(x)
         shrink = float(self.params["shrink"])
 
         def cosine(block: np.ndarray, rows: slice) -> np.ndarray:
@@ -145,7 +151,7 @@ class RP3Beta(ItemItemScorer):
     def fit(self, graph: InteractionGraph) -> None:
         x = graph.matrix
         user_degree = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
-        item_degree = np.maximum(graph.item_popularity, 1.0)
+        item_degree = np.maximum(np.asarray(x.sum(axis=0)).ravel(), 1.0)
         alpha, beta = float(self.params["alpha"]), float(self.params["beta"])
         user_to_item = sp.diags(1.0 / user_degree) @ x
         item_to_user = sp.diags(1.0 / item_degree) @ x.T
@@ -192,12 +198,12 @@ class UserKNN(Scorer):
     def fit(self, graph: InteractionGraph) -> None:
         self.matrix = graph.matrix
         self.by_item = graph.matrix.T.tocsr()
-        self.norms = np.sqrt(np.asarray(graph.matrix.sum(axis=1)).ravel()).astype(np.float32)
+        self.norms = column_norms(graph.matrix.T)
 
     def similarities(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         """Cosine similarity of each history to every known user, self excluded."""
         overlap = as_dense(history @ self.by_item)
-        own = np.sqrt(np.asarray(history.sum(axis=1)).ravel()).astype(np.float32)
+        own = column_norms(history.T)
         sims = overlap / (own[:, None] * self.norms[None, :] + float(self.params["shrink"]) + 1e-9)
         known = users >= 0
         sims[np.flatnonzero(known), users[known]] = 0.0

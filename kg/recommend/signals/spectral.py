@@ -32,7 +32,7 @@ class SpectralFilter(Scorer):
     def fit(self, graph: InteractionGraph) -> None:
         x = graph.matrix.astype(np.float64)
         user_degree = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
-        item_degree = np.maximum(graph.item_popularity.astype(np.float64), 1.0)
+        item_degree = np.maximum(np.asarray(x.sum(axis=0)).ravel(), 1.0)
         normalised = sp.diags(user_degree**-0.5) @ x @ sp.diags(item_degree**-0.5)
         components = min(int(self.params["components"]), min(x.shape) - 1)
         start = np.random.default_rng(self.context.seed).random(min(x.shape))
