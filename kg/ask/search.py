@@ -4,7 +4,8 @@ and explain every answer with the graph facts that put it there.
 
 Item vectors are the stored ``text_embedding`` of `kg enrich` when every item has one
 (computed in memory from name and description otherwise), with the question encoded by
-the same MiniLM; the similarity is computed in memory on either store.
+the same MiniLM. On Neo4j with a vector index over those embeddings the index ranks;
+otherwise the similarity is computed in memory (``kg.ask.similarity``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from embeddings.text import encode_texts, node_text_embeddings
 from kg.ask.intent import Intent, Vocabulary, parse_question, unknown_words
+from kg.ask.similarity import InMemorySimilarity, Similarity, VectorIndexSimilarity, item_vector_index
 from kg.config import Settings
 from kg.errors import NotFoundError
 from kg.store.base import GraphStore
@@ -33,11 +35,11 @@ _WORDS = re.compile(r"[a-z0-9]+")
 
 @dataclass
 class Catalogue:
-    """The items with their text, facts, memberships and vectors, read once."""
+    """The items with their text, facts and memberships, read once, and how to rank them."""
 
     items: pd.DataFrame  # id, name, description, price, color (index = position)
     members: pd.DataFrame  # item, label, key, name (categories include their ancestors)
-    vectors: np.ndarray
+    similarity: Similarity
     vocabulary: Vocabulary
     words: set[str]
     text_model: str
@@ -68,10 +70,16 @@ class Catalogue:
         text = (items["name"].fillna("") + ". " + items["description"].fillna("")).tolist()
         words = {w for t in text for w in _WORDS.findall(t.lower())}
         model = settings.embeddings.text_model
+        index = item_vector_index(store, settings.uses_neo4j)
+        similarity: Similarity = (
+            VectorIndexSimilarity(store, index, pd.Index(items["id"].astype(str)))
+            if index
+            else InMemorySimilarity(_item_vectors(store, items, text, model))
+        )
         return cls(
             items,
             members.drop_duplicates(),
-            _item_vectors(store, items, text, model),
+            similarity,
             Vocabulary.from_store(store),
             words,
             model,
@@ -93,6 +101,7 @@ class AskResult:
     answers: pd.DataFrame  # rank, item, name, price, score, why, path
     unknown: list[str] = field(default_factory=list)
     candidates: int = 0
+    ranked_by: str = ""
 
 
 def user_interests(store: GraphStore, user: str) -> dict[str, float]:
@@ -136,7 +145,7 @@ def ask(
     intent = parse_question(question, catalogue.vocabulary)
     keep = _allowed(catalogue, intent)
     query = encode_texts([question], model=catalogue.text_model)[0]
-    similarity = catalogue.vectors @ query
+    similarity = catalogue.similarity.scores(query, keep, k)
     personal = np.zeros(len(catalogue.items))
     item_tags = catalogue.members.assign(
         tag=catalogue.members["label"].map(lambda label: MEMBERSHIPS[label][1])
@@ -153,7 +162,8 @@ def ask(
     answers = pd.DataFrame(rows, columns=["item", "name", "price", "why", "path"])
     answers.insert(0, "rank", range(1, len(answers) + 1))
     answers.insert(4, "score", [round(float(score[i]), 4) for i in order])
-    return AskResult(intent, answers, unknown_words(intent.free_words, catalogue.words), int(keep.sum()))
+    unknown = unknown_words(intent.free_words, catalogue.words)
+    return AskResult(intent, answers, unknown, int(keep.sum()), catalogue.similarity.description)
 
 
 def _explain(

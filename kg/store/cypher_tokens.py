@@ -39,6 +39,20 @@ def code_words(cypher: str) -> list[str]:
     return words
 
 
+def code_tokens(cypher: str) -> list[tuple[str, str]]:
+    """``(kind, text)`` of each token but spaces and comments, in order; kinds are
+    ``word`` (dotted names joined, spaces removed), ``string``, ``quoted`` and ``other``
+    (one character), for checks that read punctuation too (a label after ``:``)."""
+    tokens = []
+    for match in _TOKEN.finditer(cypher):
+        kind = match.lastgroup or "other"
+        if kind in ("space", "line_comment", "block_comment"):
+            continue
+        text = re.sub(r"\s+", "", match.group()) if kind == "word" else match.group()
+        tokens.append((kind, text))
+    return tokens
+
+
 def parameter_names(cypher: str) -> set[str]:
     """The ``$name`` parameters a statement uses (outside strings and comments)."""
     names = set()
