@@ -171,6 +171,12 @@ def test_every_write_and_unknown_name_is_refused_by_the_check(reply: str, why: s
         check_generated(reply, SchemaView.of(Schema.default(), personal=False))
 
 
+def test_an_empty_answer_is_no_query(shop: Path, server: RecordingChatServer) -> None:
+    server.script.append("")
+    result = invoke("ask", "--cypher", QUESTION, "--yes", env=_llm(server), data=shop)
+    assert_clean_error(result, "The language model wrote no Cypher for this question")
+
+
 def test_the_query_runs_only_when_confirmed(shop: Path, server: RecordingChatServer) -> None:
     server.script.append(BRAND_COUNTS)
     env = {

@@ -130,9 +130,8 @@ def write_cypher(
     sent = masked_question(question, store) if backend.remote else question
     prompt = build_prompt(sent, view, today or datetime.now(UTC))
     reply = backend.describe([prompt])[0]
-    return GeneratedQuery(
-        question, extract_cypher(reply), backend.name, backend.model, view, sent != question
-    )
+    cypher = "" if reply.strip() == prompt.strip() else extract_cypher(reply)  # an echo: no answer
+    return GeneratedQuery(question, cypher, backend.name, backend.model, view, sent != question)
 
 
 def run_read_only(store: GraphStore, cypher: str) -> pd.DataFrame:

@@ -274,8 +274,8 @@ def _weighed(
     seen = graph.seen
     opinions = read_opinions(store, settings, seen, user_pos, item_pos)
     config = settings.strength
-    if config.weighting == "binary" and not opinions.any:
-        return graph
+    if not opinions.any and (config.weighting == "binary" or config.recency_weight == 0):
+        return graph  # every strength would be 1 and nothing is disliked: the binary graph
 
     def on_seen(values: np.ndarray) -> sp.csr_matrix:
         matrix = sp.csr_matrix(
