@@ -212,9 +212,17 @@ def evaluate(
         Optional[datetime],
         typer.Option(help="temporal: hold out every interaction from this date on (UTC), e.g. 1998-03-01."),
     ] = None,
+    relevant: Annotated[
+        Optional[str],
+        typer.Option(
+            help="What counts as a hit: all (every held-out interaction) or liked (not a 1-2 star rating "
+            "or a negative review); default: recommend.relevant."
+        ),
+    ] = None,
 ) -> None:
     """Offline evaluation: fused recommender, each signal, the baselines and the ablation
-    (the fusion refit without each signal) on one seeded split, random or temporal."""
+    (the fusion refit without each signal) on one seeded split, random or temporal.
+    Interactions are weighted as [recommend.strength] says (the report's first note)."""
     from kg.progress import rich_progress
     from kg.recommend.evaluate import evaluate_graph
     from kg.recommend.split import Protocol
@@ -222,7 +230,9 @@ def evaluate(
     from kg.store import open_store
 
     chosen = Protocol(protocol, holdout, cutoff)  # type: ignore[arg-type]
-    settings = state.settings(recommend=given(seed=seed, signals=signals.split(",") if signals else None))
+    settings = state.settings(
+        recommend=given(seed=seed, signals=signals.split(",") if signals else None, relevant=relevant)
+    )
     with open_store(settings, read_only=True) as store, rich_progress(err_console) as progress:
         evaluation, saved = evaluate_graph(store, settings, k=k, protocol=chosen, progress=progress)
     print_notes(err_console, evaluation.notes)
