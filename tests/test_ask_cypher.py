@@ -117,6 +117,7 @@ def test_a_valid_read_query_is_shown_then_run(shop: Path, server: RecordingChatS
         user_line.removeprefix("(:User) ").split(", ")
     )
     assert QUESTION in server.prompts[0] and "today is" in server.prompts[0]
+    assert "LadybugDB" in server.prompts[0]  # the embedded store's dialect, with its time functions
 
 
 WRITES = [

@@ -39,6 +39,12 @@ _AGGREGATE = re.compile(
 )
 # ...and is put as a question or a request for a list, not as a description of an item.
 _ASKING = re.compile(r"^\s*(which|what|who|whom|how|list|count|rank|show|give|tell)\b", re.IGNORECASE)
+# What each store's Cypher calls things, above all times (interaction `timestamp`s are epoch seconds).
+DIALECTS = {
+    "neo4j": "The store is Neo4j 5. Times: datetime({epochSeconds: r.timestamp}), datetime(), duration('P30D').",
+    "embedded": "The store is LadybugDB (Kuzu Cypher). Times: to_timestamp(r.timestamp), current_timestamp(), "
+    "interval('30 days').",
+}
 _FENCE = re.compile(r"```(?:cypher|sql)?\s*(.*?)```", re.IGNORECASE | re.DOTALL)
 _WORDS = re.compile(r"[\w-]+")
 
@@ -83,12 +89,11 @@ def analytic_backend(settings: Settings) -> DescriptionBackend:
     return backend
 
 
-def build_prompt(question: str, view: SchemaView, today: datetime) -> str:
+def build_prompt(question: str, view: SchemaView, today: datetime, dialect: str) -> str:
     """The whole instruction (local models read no system prompt)."""
     return (
-        f"{SYSTEM_PROMPT}\n\n{view.outline()}\n\n"
-        "Interaction `timestamp` properties are epoch seconds (datetime({epochSeconds: r.timestamp})); "
-        f"today is {today:%Y-%m-%d} ({int(today.timestamp())}).\n"
+        f"{SYSTEM_PROMPT}\n\n{view.outline()}\n\n{DIALECTS[dialect]} Interaction `timestamp` "
+        f"properties are epoch seconds; today is {today:%Y-%m-%d} ({int(today.timestamp())}).\n"
         f"Question: {question}\nCypher:"
     )
 
@@ -128,7 +133,8 @@ def write_cypher(
     personal = not backend.remote and settings.privacy.personal_data_to_local_models
     view = SchemaView.of(store.schema, personal=personal)
     sent = masked_question(question, store) if backend.remote else question
-    prompt = build_prompt(sent, view, today or datetime.now(UTC))
+    dialect = "neo4j" if settings.uses_neo4j else "embedded"
+    prompt = build_prompt(sent, view, today or datetime.now(UTC), dialect)
     reply = backend.describe([prompt])[0]
     cypher = "" if reply.strip() == prompt.strip() else extract_cypher(reply)  # an echo: no answer
     return GeneratedQuery(question, cypher, backend.name, backend.model, view, sent != question)
