@@ -163,9 +163,10 @@ def describe(settings: InteractionStrengthSettings, dislikes: int, used_as_negat
         )
     if not dislikes:
         return f"{how}; no dislikes (low ratings or negative reviews)"
+    kept = "kept as positives" if settings.weighting == "binary" else "kept as weak positives"
     what = (
         "kept out of the positive history (the dislikes signal penalises items like them)"
         if used_as_negatives
-        else "kept as weak positives (recommend.strength.negatives = false)"
+        else f"{kept} (recommend.strength.negatives = false)"
     )
     return f"{how}; {dislikes:,} dislikes {what}"
