@@ -55,6 +55,23 @@ def test_strict_scores_need_exact_spans_types_and_relation_type() -> None:
     assert report.entity_types["Peop"].predicted == 2
 
 
+@pytest.mark.parametrize(
+    "predicted_entities",
+    [
+        [Span(0, 1, "Peop"), Span(3, 4, "Org")],  # the right type on the wrong span
+        [Span(0, 2, "Loc"), Span(3, 4, "Org")],  # the right span with the wrong type
+        [Span(0, 2, "Peop"), Span(3, 5, "Org")],  # the relation's tail a token too long
+    ],
+    ids=["type-right-span-wrong", "span-right-type-wrong", "relation-argument-span-off"],
+)
+def test_each_strict_miss_counts_as_a_miss(predicted_entities: list[Span]) -> None:
+    gold = [_sentence([Span(0, 2, "Peop"), Span(3, 4, "Org")], [(0, 1, "Work_For")])]
+    report = evaluate(gold, [_sentence(predicted_entities, [(0, 1, "Work_For")])])
+    assert (report.entities.true_positives, report.entities.predicted, report.entities.gold) == (1, 2, 2)
+    assert (report.relations.true_positives, report.relations.predicted, report.relations.gold) == (0, 1, 1)
+    assert report.relations.f1 == 0.0
+
+
 def test_a_relation_with_the_wrong_entity_type_is_not_strictly_correct() -> None:
     gold = [_sentence([Span(0, 1, "Peop"), Span(2, 3, "Org")], [(0, 1, "Work_For")])]
     predicted = [_sentence([Span(0, 1, "Peop"), Span(2, 3, "Loc")], [(0, 1, "Work_For")])]

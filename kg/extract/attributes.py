@@ -1,8 +1,9 @@
 """Attributes stated in text -- price, size, colour, material, quantities, dates --
 become properties of the entity they describe, not nodes.
 
-The entity described is the node the document is about (a product's own description,
-a review of it) or, failing that, the only product named in the sentence. Values the
+The entity described is the product the sentence is about: the catalogue item the
+sentence names (the nearest one before the value where it names several), else the node
+the document is about (a product's own description, a review of it). Values the
 catalogue already holds are kept: text fills gaps, it does not overwrite data.
 """
 
@@ -21,7 +22,11 @@ _PRICE = re.compile(
     re.IGNORECASE,
 )
 _SIZE = re.compile(r"\bsize\s+(?P<size>\d{1,3}(?:\.5)?|XXS|XS|S|M|L|XL|XXL|XXXL)\b", re.IGNORECASE)
-_DATE_LIKE = re.compile(r"[A-Za-z]{3}|\d{4}|\d{1,2}[/.-]\d{1,2}")  # not a bare "46" from "size 46"
+# A calendar date: a year, a day/month, or a month's name -- not a bare "46" from "size 46",
+# nor a stretch of time such as "two weeks" or "last month".
+_DATE_LIKE = re.compile(
+    r"\d{4}|\d{1,2}[/.-]\d{1,2}|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b"
+)
 _CURRENCIES = {"$": "USD", "€": "EUR", "£": "GBP", "dollar": "USD", "euro": "EUR", "pound": "GBP"}
 
 
@@ -37,14 +42,25 @@ def sentence_attributes(
     color_words = {c.lower() for c in colors}
     facts: list[AttributeFact] = []
     for sentence in doc.sents:
-        target = about or _only_item(mentions, offset + sentence.start_char, offset + sentence.end_char)
-        if target is not None:
-            base = offset + sentence.start_char
-            facts += [
-                AttributeFact(target[0], target[1], name, value, surface, base + start)
-                for name, value, surface, start in _sentence_values(sentence, mentions, color_words, base)
-            ]
+        base = offset + sentence.start_char
+        end = base + len(sentence.text)
+        items = [m for m in mentions if m.label == "Item" and m.node_id and base <= m.start < end]
+        if not items and about is None:
+            continue
+        for name, value, surface, start in _sentence_values(sentence, mentions, color_words, base):
+            target = _described(items, base + start, about)
+            if target is not None:
+                facts.append(AttributeFact(target[0], target[1], name, value, surface, base + start))
     return first_per_property(facts)
+
+
+def _described(items: list[Mention], position: int, about: tuple[str, str] | None) -> tuple[str, str] | None:
+    """The node a value at ``position`` describes: of the items the sentence names, the
+    nearest before it, else the first after it; with none named, the document's subject."""
+    before = [m for m in items if m.start < position]
+    if before:
+        return max(before, key=lambda m: m.start).key
+    return min(items, key=lambda m: m.start).key if items else about
 
 
 def _sentence_values(
@@ -60,9 +76,13 @@ def _sentence_values(
         found.append(("currency", _CURRENCIES.get(marker, marker.upper()), match.group(0), match.start()))
     for match in _SIZE.finditer(text):
         found.append(("size", match.group("size").upper(), match.group(0), match.start()))
+    named = [(m.start - base, m.end - base) for m in mentions]  # "Blue" in "Blue Harbor" is a name
     for token in sentence:
+        at = token.idx - sentence.start_char
+        if any(start <= at < stop for start, stop in named):
+            continue
         if token.lower_ in color_words and token.pos_ in ("ADJ", "NOUN", "PROPN"):
-            found.append(("color", token.lower_, token.text, token.idx - sentence.start_char))
+            found.append(("color", token.lower_, token.text, at))
     for ent in sentence.ents:
         if ent.label_ == "QUANTITY":
             found.append(("quantity", ent.text, ent.text, ent.start_char - sentence.start_char))
@@ -75,11 +95,6 @@ def _sentence_values(
                 ("material", (mention.name or mention.text).lower(), mention.text, mention.start - base)
             )
     return found
-
-
-def _only_item(mentions: list[Mention], start: int, end: int) -> tuple[str, str] | None:
-    items = {m.key for m in mentions if m.label == "Item" and m.node_id and start <= m.start < end}
-    return next(iter(items)) if len(items) == 1 else None
 
 
 def first_per_property(facts: list[AttributeFact]) -> list[AttributeFact]:

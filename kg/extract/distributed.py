@@ -7,9 +7,9 @@ store has a single writer, so both stay here, in input order: a distributed run 
 exactly what a local one would.
 
 Each worker gets plain data once, through a worker plugin (workers that join later get
-it too): the extraction settings, the schema, the catalogue ruler patterns built here
-from the store, and the folder of the trained model -- a path every worker must be able
-to read. Workers need this package and the spaCy model installed. Every write batch is
+it too): the extraction settings, the schema, the catalogue (ruler patterns and node
+names) read here from the store, and the folder of the trained model -- a path every
+worker must be able to read. Workers need this package and the spaCy model installed. Every write batch is
 cut into partitions of ``extract.batch_size`` documents that the workers analyse in
 parallel.
 """
@@ -25,7 +25,7 @@ from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 
 from kg.config import ExtractSettings, Settings
 from kg.errors import ConfigError
-from kg.extract.entities import catalog_patterns
+from kg.extract.entities import Catalogue, read_catalogue
 from kg.extract.facts import DocumentFacts, DocumentRecord
 from kg.extract.pipeline import Extractor, TextAnalyser
 from kg.extract.training import ExtractionModel
@@ -40,18 +40,18 @@ class AnalyserPlugin(WorkerPlugin):
         self,
         settings: ExtractSettings,
         schema: Schema,
-        patterns: list[dict[str, str]],
+        catalogue: Catalogue,
         model_dir: Path | None,
     ) -> None:
         self.settings = settings.model_copy(update={"n_process": 1})  # a worker is one process
         self.schema = schema
-        self.patterns = patterns
+        self.catalogue = catalogue
         self.model_dir = model_dir
         self.analyser: TextAnalyser | None = None
 
     def setup(self, worker: object) -> None:
         model = ExtractionModel.load(self.model_dir) if self.model_dir is not None else None
-        self.analyser = TextAnalyser(self.settings, self.schema, self.patterns, model)
+        self.analyser = TextAnalyser(self.settings, self.schema, self.catalogue, model)
 
 
 def analyse_partition(documents: list[DocumentRecord], plugin: str) -> list[DocumentFacts]:
@@ -82,8 +82,8 @@ def cluster_extractor(
     """An :class:`Extractor` whose analysis runs on ``client``'s workers, resolving
     against ``store``; the workers' pipelines are removed again afterwards."""
     name = f"kg-extract-{uuid4().hex[:12]}"
-    patterns = catalog_patterns(store, settings.extract.catalog_labels)
-    client.register_plugin(AnalyserPlugin(settings.extract, store.schema, patterns, model_dir), name=name)
+    catalogue = read_catalogue(store, settings.extract.catalog_labels)
+    client.register_plugin(AnalyserPlugin(settings.extract, store.schema, catalogue, model_dir), name=name)
     try:
         yield Extractor(settings, store, analyser=ClusterAnalyser(client, name, settings.extract.batch_size))
     finally:

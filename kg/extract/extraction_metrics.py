@@ -4,6 +4,11 @@ Entities count as correct only with the exact span and type. Relations are score
 "strict" as in the CoNLL04 literature (SpERT, REBEL): head span and type, tail span and
 type, and the relation type must all match. Scores are micro-averaged; per-type figures
 are reported beside them.
+
+Two granularities: :func:`evaluate` scores the joint model on labelled sentences (token
+spans); :func:`evaluate_documents` scores the whole pipeline's document facts (character
+spans), where a catalogue mention must also link to the right node and attributes must
+land on the right node with the right value.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from kg.extract.conll04 import LabelledSentence
+from kg.extract.facts import DocumentFacts, Mention
+from kg.extract.labelled_documents import GoldMention, LabelledDocument
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,72 @@ def evaluate(gold: Sequence[LabelledSentence], predicted: Sequence[LabelledSente
         _add_by_type(report.entity_types, gold_entities, predicted_entities, lambda span: span.type)
         _add_by_type(report.relation_types, gold_relations, predicted_relations, lambda triple: triple[2])
     return report
+
+
+@dataclass
+class DocumentEvaluation:
+    """Micro-averaged strict scores of a pipeline's document facts, with per-type
+    breakdowns (entity label, relation type, attribute name)."""
+
+    entities: Scores = field(default_factory=Scores)
+    relations: Scores = field(default_factory=Scores)
+    attributes: Scores = field(default_factory=Scores)
+    entity_types: dict[str, Scores] = field(default_factory=dict)
+    relation_types: dict[str, Scores] = field(default_factory=dict)
+    attribute_types: dict[str, Scores] = field(default_factory=dict)
+    documents: int = 0
+
+
+EntityKey = tuple[int, int, str, str | None]
+
+
+def evaluate_documents(
+    gold: Sequence[LabelledDocument], predicted: Sequence[DocumentFacts], linked_labels: Iterable[str]
+) -> DocumentEvaluation:
+    """Compare each document's facts with its gold (same order, same documents).
+
+    An entity is right with its exact character span and label, and -- for a label in
+    ``linked_labels`` (the catalogue's) -- the node it links to. A relation is right when
+    its type and both arguments are right in that sense. An attribute is right on the
+    right node, with the right property and value (numbers to the cent, text ignoring case).
+    """
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold documents but {len(predicted)} predicted")
+    linked = frozenset(linked_labels)
+
+    def entity(start: int, end: int, label: str, node_id: str | None) -> EntityKey:
+        return (start, end, label, node_id if label in linked else None)
+
+    def mention_key(m: Mention) -> EntityKey:
+        return entity(m.start, m.end, m.label, m.node_id)
+
+    def gold_key(m: GoldMention) -> EntityKey:
+        return entity(m.start, m.end, m.label, m.node_id)
+
+    report = DocumentEvaluation(documents=len(gold))
+    for truth, facts in zip(gold, predicted, strict=True):
+        if truth.document.id != facts.document.id:
+            raise ValueError(f"gold document {truth.document.id} faces predictions for {facts.document.id}")
+        entities = ({gold_key(m) for m in truth.mentions}, {mention_key(m) for m in facts.mentions})
+        relations = (
+            {(r.rel_type, gold_key(r.head), gold_key(r.tail)) for r in truth.relations},
+            {(r.rel_type, mention_key(r.head), mention_key(r.tail)) for r in facts.relations},
+        )
+        attributes = (
+            {(a.label, a.node_id, a.name, _value(a.value)) for a in truth.attributes},
+            {(a.label, a.node_id, a.name, _value(a.value)) for a in facts.attributes},
+        )
+        report.entities += score_sets(*entities)
+        report.relations += score_sets(*relations)
+        report.attributes += score_sets(*attributes)
+        _add_by_type(report.entity_types, *entities, lambda key: key[2])
+        _add_by_type(report.relation_types, *relations, lambda key: key[0])
+        _add_by_type(report.attribute_types, *attributes, lambda key: key[2])
+    return report
+
+
+def _value(value: str | float) -> str | float:
+    return round(float(value), 2) if isinstance(value, (int, float)) else str(value).lower()
 
 
 def _add_by_type(target: dict[str, Scores], gold: set, predicted: set, type_of) -> None:  # type: ignore[no-untyped-def]

@@ -34,7 +34,7 @@ class Mention:
     end: int
     label: str
     source_label: str  # the label the recogniser gave (ORG, Brand, Peop ...)
-    method: str  # catalog | ner | model | exact | alias | fuzzy
+    method: str  # catalog | ner | model | product | subject | exact | alias | fuzzy
     confidence: float = 1.0
     node_id: str | None = None
     name: str | None = None  # canonical display name of the node

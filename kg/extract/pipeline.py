@@ -23,7 +23,7 @@ from spacy.tokens import Doc
 from kg.config import ExtractSettings, Settings
 from kg.errors import SchemaError
 from kg.extract.attributes import first_per_property, sentence_attributes
-from kg.extract.entities import add_catalog_ruler, catalog_patterns, doc_mentions
+from kg.extract.entities import Catalogue, add_catalog_ruler, doc_mentions, read_catalogue
 from kg.extract.facts import DocumentFacts, DocumentRecord, Mention, RelationFact
 from kg.extract.language import detect_language
 from kg.extract.nlp import load_nlp
@@ -102,21 +102,23 @@ class Analyser(Protocol):
 class TextAnalyser:
     """The half of extraction that needs no graph: spaCy + catalogue ruler + rules
     (+ the joint model) + attributes. It is built from plain data -- settings, schema,
-    ruler patterns, a model folder -- so it runs as well in a worker on another machine."""
+    the catalogue's patterns and names, a model folder -- so it runs as well in a worker
+    on another machine."""
 
     def __init__(
         self,
         settings: ExtractSettings,
         schema: Schema,
-        patterns: list[dict[str, str]],
+        catalogue: Catalogue,
         model: ExtractionModel | None = None,
     ) -> None:
         self.settings = settings
         self.schema = schema
         self.nlp = load_nlp(settings)
-        add_catalog_ruler(self.nlp, patterns)
+        add_catalog_ruler(self.nlp, catalogue.patterns)
         self.rules = RuleRelations(self.nlp)
         self.model = model
+        self.names = catalogue.names
 
     def analyse(self, documents: list[DocumentRecord]) -> list[DocumentFacts]:
         """Facts of each document, in input order; names not in the catalogue have no node yet."""
@@ -137,7 +139,7 @@ class TextAnalyser:
         if self.model is not None:
             self._apply_model(facts, docs_by_number)
         for number, item in enumerate(facts):
-            link_to_subject(item)
+            link_to_subject(item, self.names.get(item.document.about) if item.document.about else None)
             self._attach_attributes(item, docs_by_number.get(number, []))
         return facts
 
@@ -198,6 +200,8 @@ class TextAnalyser:
                 item.relations.append(RelationFact(rel_type, head, tail, confidence, "model"))
 
     def _attach_attributes(self, item: DocumentFacts, docs: list[tuple[int, Doc]]) -> None:
+        """Attributes of the products the text is about; a generic NER name inside a
+        stated value ("XL" of "size XL", tagged a place) is no name and is dropped."""
         if item.language != "en":
             return
         found = []
@@ -206,6 +210,12 @@ class TextAnalyser:
                 doc, item.mentions, self.settings.colors, item.document.about, offset=offset
             )
         item.attributes = first_per_property(found)
+        values = [(a.start, a.start + len(a.text)) for a in found]
+        item.mentions = [
+            m
+            for m in item.mentions
+            if m.method != "ner" or all(m.end <= a or b <= m.start for a, b in values)
+        ]
 
 
 class FactResolver:
@@ -237,6 +247,8 @@ class FactResolver:
         for fact in sorted(item.relations, key=lambda f: -f.confidence):
             if not fact.head.node_id or not fact.tail.node_id or fact.head.key == fact.tail.key:
                 continue
+            if "product" in (fact.head.method, fact.tail.method):
+                continue  # a product the catalogue lacks: nothing to say about it
             try:
                 self.schema.check_endpoints(fact.rel_type, fact.head.label, fact.tail.label)
             except SchemaError:
@@ -264,7 +276,7 @@ class Extractor:
         self.settings = settings.extract
         schema = store.schema if store is not None else Schema.default(settings.schema_extension)
         self.analyser = analyser or TextAnalyser(
-            self.settings, schema, catalog_patterns(store, self.settings.catalog_labels), model
+            self.settings, schema, read_catalogue(store, self.settings.catalog_labels), model
         )
         self.resolver = FactResolver.for_store(self.settings, store, schema)
 
@@ -278,17 +290,33 @@ class Extractor:
             progress.advance(len(batch))
 
 
-def link_to_subject(item: DocumentFacts) -> None:
-    """A name in a text that is the name of the node the text is about (a product's own
-    description naming the product) denotes that node, even where the catalogue holds
-    the name more than once."""
+def link_to_subject(item: DocumentFacts, subject_name: str | None = None) -> None:
+    """A name in a text that names the node the text is about denotes that node, even
+    where the catalogue holds the name more than once: the subject's full name (a
+    product's own description naming the product), or a product name that shortens it
+    (a review of the "Kestrel Trail Backpack" calling it "my Kestrel Backpack").
+    ``subject_name`` is the subject's catalogue name, for documents without a title."""
     document = item.document
-    if document.about is None or not document.title:
+    name = document.title or subject_name
+    if document.about is None or not name:
         return
-    subject = normalize_name(document.title)
+    subject = normalize_name(name)
     for mention in item.mentions:
-        if mention.node_id is None and normalize_name(mention.text) == subject:
+        if mention.node_id is not None:
+            continue
+        key = normalize_name(mention.text)
+        if key == subject or (mention.method == "product" and shortens(key, subject)):
             mention.label, mention.node_id, mention.method = document.about[0], document.about[1], "subject"
+
+
+def shortens(short: str, full: str) -> bool:
+    """Whether the words of ``short`` are words of ``full`` in order, with the same first
+    (the brand) and last (the kind of product) word: "kestrel backpack" shortens
+    "kestrel trail backpack"; "kestrel tent" does not."""
+    words, whole = short.split(), iter(full.split())
+    if len(words) < 2 or words[0] != full.split()[0] or words[-1] != full.split()[-1]:
+        return False
+    return all(word in whole for word in words)
 
 
 def merge_model_mentions(item: DocumentFacts, found: list[Mention], schema: Schema) -> list[Mention | None]:

@@ -37,6 +37,12 @@ def _child(left: str, right: str, deps: list[str], **attrs: object) -> dict:
     return {"LEFT_ID": left, "REL_OP": ">", "RIGHT_ID": right, "RIGHT_ATTRS": {"DEP": {"IN": deps}, **attrs}}
 
 
+def _made_under(left: str) -> dict:
+    """The verb "made" anywhere in the phrase of ``left``: "a jacket made of", and "a
+    cookware set made of", which the parser reads as "set" (a verb) with "made" under it."""
+    return {"LEFT_ID": left, "REL_OP": ">>", "RIGHT_ID": "made", "RIGHT_ATTRS": {"LEMMA": "make"}}
+
+
 def _prep(left: str, words: list[str]) -> dict:
     return _child(left, "prep", ["prep", "agent"], LOWER={"IN": words})
 
@@ -82,14 +88,26 @@ RULES: tuple[DependencyRule, ...] = (
     DependencyRule(
         "item-made-of", "MADE_OF", ("Item",), ("Material",),
         (_verb(["be"]), _child("verb", "head", ["nsubj"]), _child("verb", "what", ["attr"]),
-         _child("what", "made", ["acl"], LEMMA="make"), _prep("made", ["of", "from"]),
+         _made_under("what"), _prep("made", ["of", "from"]),
          _child("prep", "tail", ["pobj"])),
         confidence=0.8,
     ),
     DependencyRule(
         "item-made-by", "HAS_BRAND", ("Item",), ("Brand",),
         (_verb(["be"]), _child("verb", "head", ["nsubj"]), _child("verb", "what", ["attr"]),
-         _child("what", "made", ["acl"], LEMMA="make"), _prep("made", ["by"]),
+         _made_under("what"), _prep("made", ["by"]),
+         _child("prep", "tail", ["pobj"])),
+        confidence=0.8,
+    ),
+    DependencyRule(
+        "item-is-made-of", "MADE_OF", ("Item",), ("Material",),
+        (_verb(["make"]), _child("verb", "head", ["nsubjpass"]), _prep("verb", ["of", "from"]),
+         _child("prep", "tail", ["pobj"])),
+        confidence=0.8,
+    ),
+    DependencyRule(
+        "item-is-made-by", "HAS_BRAND", ("Item",), ("Brand",),
+        (_verb(["make"]), _child("verb", "head", ["nsubjpass"]), _prep("verb", ["by"]),
          _child("prep", "tail", ["pobj"])),
         confidence=0.8,
     ),
@@ -111,7 +129,7 @@ class RuleRelations:
     def find(self, doc: Doc, mentions: list[Mention], *, offset: int = 0) -> list[RelationFact]:
         """Relations the rules state between ``mentions`` (char offsets shifted by ``offset``)."""
         by_token = {}
-        for mention in mentions:
+        for mention in sorted(mentions, key=lambda m: m.end - m.start):  # the longest name wins a token
             span = doc.char_span(mention.start - offset, mention.end - offset, alignment_mode="expand")
             if span is not None:
                 for token in span:
