@@ -1,7 +1,8 @@
 # Two entry points for a fresh machine (Python 3.11 and Java 17 with Maven, CPU only):
 #   make demo   -- create .venv, install, run `kg demo`
 #   make test   -- create .venv, install, lint, start the local Neo4j, run the whole test
-#                  suite against both stores, stop Neo4j (always, also on failure)
+#                  suite (tests/unit, tests/integration, tests/neo4j) against both stores,
+#                  stop Neo4j (always, also on failure)
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -26,9 +27,10 @@ test: $(BIN)/kg lint
 	KG_REQUIRE_NEO4J=1 $(BIN)/python -m pytest -q; status=$$?; \
 	bash neo4j-local/stop.sh; exit $$status
 
-# The in-process tier: no Neo4j, no training runs, no subprocesses of kg.
+# The unit tier (tests/unit): in-process, no training runs, no `kg` processes, no live
+# Neo4j (the [neo4j] half of store-parametrised tests is left out). Under 2 minutes.
 test-fast: $(BIN)/kg
-	$(BIN)/python -m pytest -q -m "not slow and not neo4j"
+	$(BIN)/python -m pytest -q tests/unit -m "not neo4j"
 
 lint: $(BIN)/kg
 	$(BIN)/ruff check .

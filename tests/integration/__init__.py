@@ -1,0 +1,2 @@
+"""Integration tier (marked `slow`): `kg` processes, training, whole pipelines, fits on
+real data, slow fuzzing."""
