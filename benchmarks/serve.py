@@ -1,20 +1,34 @@
 """`kg serve` under load, measured from a second process on loopback with wrk.
 
-MovieLens-100k (943 users, 1,682 movies; needs ../shared/data/movielens-100k) is
-ingested into a scratch embedded store and the recommender is fitted the way `kg serve`
-fits it (all default signals, tuned; kept in the work folder, so a second run starts at
-once). The server runs in its own process (one uvicorn worker, as the embedded store
-requires); wrk (Debian package `wrk`) drives it with a Lua script:
+Two catalogues, each served by `kg serve`'s own code (one uvicorn worker, as the
+embedded store requires) in a process of its own:
 
-  * 90% GET /recommendations/<random user>?k=10&genre=Drama (top-10 with a filter),
-  * 10% POST /events (the user viewed a random movie; folded in, batch-written),
+  * MovieLens-100k (943 users, 1,682 movies; needs ../shared/data/movielens-100k), the
+    full default fused model as `kg serve` fits it (tuned), top-10 of genre Drama;
+  * the synthetic shop of benchmarks/scale.py with 100,000 items (20,000 users by
+    default), the signals that scale to 100k items (rp3beta, spectral, attributes,
+    popularity; tuned), top-10 at most 50 in price.
 
-paced to a target rate (default 200 requests/s in total) at 50, 100 and 200 open
-connections, then once unpaced at 50 connections for the most the server sustains.
-Baseline in the same run: one `kg recommend` CLI call (process start, store open, model
-load, one answer), which is what a shop would pay per page view without a server.
+Each graph is built once into the work folder and kept there untouched; every run serves
+a fresh copy of it, so the model fitted at the first run is current again at the next
+(the events a run writes would otherwise make the next run refit first).
+
+wrk (Debian package `wrk`) drives the server with a Lua script: 90% GET
+/recommendations/<random user>?k=10&<filter>, 10% POST /events (the user viewed a random
+item; folded into their next answer at once, batch-written to the graph). Each
+connection waits a fixed pause after each response (wrk's ``delay()``), so
+``connections`` connections offer ``--rate`` requests/s in total (200/s: a 250 ms pause
+at 50 connections, 1 s at 200), at 50, 100 and 200 connections; then once without
+pauses at 50 connections, for the most the server sustains. The 1-minute load average
+of the machine is printed beside each row (other work on a shared machine shows there),
+with the CPU time the server process spent per request.
+
+Baseline in the same run: one `kg recommend` CLI call for the same question (process
+start, store open, model load, one answer), which a shop would pay per page view without
+a server.
 
 Usage: python benchmarks/serve.py [--duration 60] [--rate 200] [--connections 50,100,200]
+       [--catalogues movielens,synthetic] [--synthetic-users 20000] [--work DIR]
 """
 
 from __future__ import annotations
@@ -22,12 +36,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -37,18 +54,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens-100k"
 KEY = "benchmark-read-key-0123456789"
 WRITE_KEY = "benchmark-write-key-0123456789"
+SYNTHETIC_ITEMS = 100_000
 WRK_SCRIPT = textwrap.dedent(
     """
     math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-    local users, items, pause = %(users)d, %(items)d, %(pause)d
+    local users, user_base, user_prefix = %(users)d, %(user_base)d, "%(user_prefix)s"
+    local items, item_base, item_prefix = %(items)d, %(item_base)d, "%(item_prefix)s"
+    local pause = %(pause)d
     local headers = {["X-API-Key"] = "%(key)s", ["Content-Type"] = "application/json"}
     request = function()
-      local user = math.random(users)
+      local user = user_prefix .. (user_base + math.random(users) - 1)
       if math.random() < %(writes)f then
-        local body = string.format('{"user":"%%d","item":"%%d","type":"VIEWED"}', user, math.random(items))
+        local item = item_prefix .. (item_base + math.random(items) - 1)
+        local body = string.format('{"user":"%%s","item":"%%s","type":"VIEWED"}', user, item)
         return wrk.format("POST", "/events", headers, body)
       end
-      return wrk.format("GET", "/recommendations/" .. user .. "?k=10&genre=Drama", headers)
+      return wrk.format("GET", "/recommendations/" .. user .. "?k=10&%(query)s", headers)
     end
     delay = function() return pause end
     done = function(summary, latency, requests)
@@ -62,34 +83,118 @@ WRK_SCRIPT = textwrap.dedent(
 )
 
 
-def prepare(work: Path) -> dict[str, str]:
-    """The scratch graph and fitted model (reused when present); the env that points at them."""
+@dataclass(frozen=True)
+class Catalogue:
+    """One served graph: how to build it, its ids, the question asked, the CLI baseline."""
+
+    name: str
+    title: str
+    build: Callable[[Path, argparse.Namespace], None]
+    env: dict[str, str]  # settings of the fit (KG_RECOMMEND__*), for the server and the CLI
+    users: tuple[int, int, str]  # how many, first number, prefix: ids are prefix + number
+    items: tuple[int, int, str]
+    query: str  # the filter of GET /recommendations
+    cli: list[str]  # the same question as `kg recommend` arguments
+
+
+def build_movielens(graph: Path, _: argparse.Namespace) -> None:
     from kg.config import load_settings
     from kg.ingest import ingest_path
-    from kg.serving.refit import load_snapshot
     from kg.store import open_store
 
-    settings = load_settings(store=str(work / "graph"), data_dir=work / "kg-data")
-    if not (work / "graph").exists():
-        with open_store(settings) as store:
-            ingest_path(store, MOVIELENS)
+    if not MOVIELENS.exists():
+        raise SystemExit(f"needs {MOVIELENS}")
+    with open_store(load_settings(store=str(graph))) as store:
+        ingest_path(store, MOVIELENS)
+
+
+def build_synthetic(graph: Path, args: argparse.Namespace) -> None:
+    from benchmarks.scale import ShopScale, generate_and_ingest
+    from kg.config import load_settings
+    from kg.store import open_store
+
+    with open_store(load_settings(store=str(graph))) as store:
+        generate_and_ingest(store, ShopScale(users=args.synthetic_users, items=SYNTHETIC_ITEMS), seed=0)
+
+
+def catalogues(args: argparse.Namespace) -> dict[str, Catalogue]:
+    from benchmarks.scale import SCALE_SIGNALS
+
+    return {
+        "movielens": Catalogue(
+            "movielens",
+            "MovieLens-100k (943 users, 1,682 items; full default fused model), top-10 of genre Drama",
+            build_movielens,
+            {},
+            (943, 1, ""),
+            (1682, 1, ""),
+            "genre=Drama",
+            ["1", "--k", "10", "--genre", "Drama"],
+        ),
+        "synthetic": Catalogue(
+            "synthetic",
+            f"synthetic shop ({args.synthetic_users:,} users, {SYNTHETIC_ITEMS:,} items; "
+            f"{', '.join(SCALE_SIGNALS)}), top-10 at most 50 in price",
+            build_synthetic,
+            {"KG_RECOMMEND__SIGNALS": json.dumps(SCALE_SIGNALS)},
+            (args.synthetic_users, 0, "U"),
+            (SYNTHETIC_ITEMS, 0, "P"),
+            "max_price=50",
+            ["U1", "--k", "10", "--max-price", "50"],
+        ),
+    }
+
+
+def graph_files(folder: Path) -> list[Path]:
+    """The embedded store's files in ``folder`` (the database and its write-ahead log)."""
+    return [path for path in folder.glob("graph*") if not path.name.endswith(".lock")]
+
+
+def prepare(catalogue: Catalogue, args: argparse.Namespace) -> dict[str, str]:
+    """A fresh copy of the catalogue's graph (built once) and a fitted model (fitted at
+    the first run, then current at every run); the env that points at them."""
+    from kg.config import load_settings
+    from kg.serving.refit import load_snapshot
+
+    work = args.work / catalogue.name
+    pristine, served = work / "pristine", work / "served"
+    if not (pristine / "graph").exists():
+        started = time.perf_counter()
+        shutil.rmtree(pristine, ignore_errors=True)
+        pristine.mkdir(parents=True)
+        catalogue.build(pristine / "graph", args)
+        print(f"  graph built in {time.perf_counter() - started:.0f} s (once; kept in {pristine})")
+    served.mkdir(parents=True, exist_ok=True)
+    for stale in graph_files(served):
+        stale.unlink()
+    for path in graph_files(pristine):
+        shutil.copy2(path, served / path.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")}
+    env |= catalogue.env | {"KG_STORE": str(served / "graph"), "KG_DATA_DIR": str(work / "kg-data")}
     started = time.perf_counter()
-    load_snapshot(settings)
-    print(f"recommender ready in {time.perf_counter() - started:.1f} s (fitted once, then loaded from disk)")
-    return {"KG_STORE": str(work / "graph"), "KG_DATA_DIR": str(work / "kg-data")}
+    saved = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        load_snapshot(load_settings())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    print(
+        f"  recommender ready in {time.perf_counter() - started:.1f} s (fitted at the first run, then loaded)"
+    )
+    return env
 
 
-def cli_call_seconds(env: dict[str, str], runs: int = 3) -> float:
-    """Median wall time of one `kg recommend 1 --k 10 --genre Drama` process."""
+def cli_call_ms(catalogue: Catalogue, env: dict[str, str], runs: int = 3) -> float:
+    """Median wall time of one `kg recommend` process asking the benchmark's question."""
     kg = shutil.which("kg", path=str(Path(sys.executable).parent)) or "kg"
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run(
-            [kg, "recommend", "1", "--k", "10", "--genre", "Drama"], env=env, check=True, capture_output=True
-        )
+        subprocess.run([kg, "recommend", *catalogue.cli], env=env, check=True, capture_output=True)
         times.append(time.perf_counter() - started)
-    return sorted(times)[len(times) // 2]
+    return sorted(times)[len(times) // 2] * 1000
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -100,7 +205,7 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     )
     server_env = env | {"KG_API_KEYS": KEY, "KG_API_WRITE_KEYS": WRITE_KEY}
     process = subprocess.Popen([sys.executable, "-c", code], env=server_env)
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -111,31 +216,91 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the server did not start")
 
 
-def run_wrk(port: int, connections: int, seconds: int, rate: float | None, writes: float) -> dict[str, float]:
-    pause = int(connections * 1000 / rate) if rate else 0
-    # writes go with the write key; reads with it too (a write key may read)
-    script = WRK_SCRIPT % {"users": 943, "items": 1682, "pause": pause, "key": WRITE_KEY, "writes": writes}
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(
+    catalogue: Catalogue, args: argparse.Namespace, server: int, connections: int, seconds: int, paced: bool
+) -> dict[str, float]:
+    """One load level; wrk's figures plus the load average and the server's CPU time."""
+    pause = int(connections * 1000 / args.rate) if paced else 0
+    (users, user_base, user_prefix), (items, item_base, item_prefix) = catalogue.users, catalogue.items
+    script = WRK_SCRIPT % {
+        "users": users,
+        "user_base": user_base,
+        "user_prefix": user_prefix,
+        "items": items,
+        "item_base": item_base,
+        "item_prefix": item_prefix,
+        "pause": pause,
+        "key": WRITE_KEY,  # a write key may also read
+        "writes": args.writes,
+        "query": catalogue.query,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
-    threads = min(4, connections)
-    command = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--timeout",
-        "5s",
-        "-s",
-        handle.name,
-    ]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", handle.name]
+    load_before, cpu_before = os.getloadavg()[0], cpu_seconds(server)
     output = subprocess.run(
-        [*command, f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True
+        [*command, f"http://127.0.0.1:{args.port}"], capture_output=True, text=True, check=True
     )
+    load_after, cpu_after = os.getloadavg()[0], cpu_seconds(server)
     os.unlink(handle.name)
     line = next(line for line in output.stdout.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     result["rps"] = result["requests"] / result["seconds"]
+    result["cpu_ms"] = (cpu_after - cpu_before) * 1000 / max(result["requests"], 1)
+    result["load"] = max(load_before, load_after)
     return result
+
+
+def server_figures(port: int) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"X-API-Key": KEY}).text
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line.startswith("kg_")}
+
+
+def measure(catalogue: Catalogue, args: argparse.Namespace) -> None:
+    print(f"\n{catalogue.title}")
+    env = prepare(catalogue, args)
+    cli = cli_call_ms(catalogue, env)
+    server = start_server(env, args.port)
+    rows = []
+    try:
+        run_wrk(catalogue, args, server.pid, 10, 3, paced=False)  # warm-up: filter masks, first answers
+        for connections in [int(c) for c in args.connections.split(",")]:
+            rows.append(
+                (
+                    connections,
+                    f"{args.rate:g}/s",
+                    run_wrk(catalogue, args, server.pid, connections, args.duration, True),
+                )
+            )
+        rows.append((50, "none", run_wrk(catalogue, args, server.pid, 50, args.duration, paced=False)))
+        figures = server_figures(args.port)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+    print(f"\n{catalogue.title}; {args.duration} s per row, {args.writes:.0%} POST /events")
+    print(
+        "| connections | pacing | requests/s | p50 ms | p99 ms | max ms | errors | server CPU ms/request | load (1 min) |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for connections, pacing, r in rows:
+        errors = int(r["non_2xx"] + r["socket_errors"])
+        print(
+            f"| {connections} | {pacing} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['max_ms']:.0f} | {errors} | {r['cpu_ms']:.2f} | {r['load']:.1f} |"
+        )
+    hits, misses = figures.get("kg_answer_cache_hits", 0), figures.get("kg_answer_cache_misses", 0)
+    print(
+        f"\none `kg recommend {' '.join(catalogue.cli)}` CLI call: {cli:,.0f} ms (median of 3); "
+        f"events folded in: {int(figures.get('kg_events_applied_total', 0)):,}, "
+        f"written to the graph: {int(figures.get('kg_events_written_total', 0)):,}; "
+        f"answers reused: {hits / max(hits + misses, 1):.0%} of {int(hits + misses):,}"
+    )
 
 
 def main() -> None:
@@ -143,56 +308,21 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=60, help="Seconds per load level.")
-    parser.add_argument("--rate", type=float, default=200.0, help="Target requests/s in total (paced runs).")
-    parser.add_argument("--connections", default="50,100,200", help="Open connections per level.")
+    parser.add_argument("--rate", type=float, default=200.0, help="Offered requests/s in total (paced rows).")
+    parser.add_argument("--connections", default="50,100,200", help="Open connections per paced row.")
     parser.add_argument("--writes", type=float, default=0.10, help="Share of requests that POST /events.")
+    parser.add_argument("--catalogues", default="movielens,synthetic", help="Which to serve, in order.")
+    parser.add_argument("--synthetic-users", type=int, default=20_000, help="Users of the 100k-item shop.")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kg-serve-bench")
     parser.add_argument("--port", type=int, default=18080)
     args = parser.parse_args()
-    if not MOVIELENS.exists():
-        raise SystemExit(f"needs {MOVIELENS}")
     if shutil.which("wrk") is None:
         raise SystemExit("needs wrk (apt-get install wrk)")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KG_")} | prepare(args.work)
-    cli = cli_call_seconds(env)
-    print(f"baseline: one `kg recommend` CLI call takes {cli * 1000:,.0f} ms (median of 3)")
-    server = start_server(env, args.port)
-    rows = []
-    try:
-        run_wrk(args.port, 10, 3, None, args.writes)  # warm-up: first requests compile filter masks
-        for connections in [int(c) for c in args.connections.split(",")]:
-            rows.append(
-                (
-                    connections,
-                    f"{args.rate:g}/s",
-                    run_wrk(args.port, connections, args.duration, args.rate, args.writes),
-                )
-            )
-        rows.append((50, "unpaced", run_wrk(args.port, 50, args.duration, None, args.writes)))
-        metrics = httpx.get(f"http://127.0.0.1:{args.port}/metrics", headers={"X-API-Key": KEY}).text
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-    figures = {
-        line.split()[0]: float(line.split()[1]) for line in metrics.splitlines() if line.startswith("kg_")
-    }
-    applied = int(figures.get("kg_events_applied_total", 0))
-    hits, misses = figures.get("kg_answer_cache_hits", 0), figures.get("kg_answer_cache_misses", 0)
-    print(
-        f"\nMovieLens-100k, {args.duration} s per row, {args.writes:.0%} POST /events, wrk from a second process"
-    )
-    print("| connections | pacing | requests/s | p50 ms | p99 ms | max ms | errors |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
-    for connections, pacing, r in rows:
-        errors = int(r["non_2xx"] + r["socket_errors"])
-        print(
-            f"| {connections} | {pacing} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-            f"| {r['max_ms']:.0f} | {errors} |"
-        )
-    print(
-        f"\nevents folded in by the server: {applied:,}; answers reused: {hits / max(hits + misses, 1):.0%} "
-        f"of {int(hits + misses):,}; one CLI call: {cli * 1000:,.0f} ms"
-    )
+    print(f"$ {' '.join(shlex.quote(a) for a in [Path(sys.argv[0]).as_posix(), *sys.argv[1:]])}")
+    print(f"{os.cpu_count()} CPUs; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start")
+    known = catalogues(args)
+    for name in args.catalogues.split(","):
+        measure(known[name], args)
 
 
 if __name__ == "__main__":

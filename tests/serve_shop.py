@@ -35,14 +35,20 @@ def shop_settings(folder: Path) -> Settings:
         store=str(folder / "graph"), data_dir=folder / "kg-data", recommend={"signals": QUICK_SIGNALS}
     )
     if not (folder / "graph").exists():
-        files = generate_shop(folder / "source", SHOP, seed=5)
-        with open_store(settings) as store:
-            for data_file, mapping in files:
-                ingest_path(store, data_file, mapping=mapping)
-            store.upsert_nodes("Segment", pd.DataFrame({"id": ["seg-0"], "name": ["Campers"]}))
-            members = pd.DataFrame({"from_id": [f"U{n:05d}" for n in range(1, 11)], "to_id": "seg-0"})
-            store.upsert_relationships("IN_SEGMENT", "User", "Segment", members)
+        ingest_shop(settings, folder / "source")
     return settings
+
+
+def ingest_shop(settings: Settings, source: Path) -> None:
+    """Generate the shop's files into ``source`` and ingest them into the settings' store
+    (embedded or Neo4j), with one segment, Campers, of the first ten users."""
+    files = generate_shop(source, SHOP, seed=5)
+    with open_store(settings) as store:
+        for data_file, mapping in files:
+            ingest_path(store, data_file, mapping=mapping)
+        store.upsert_nodes("Segment", pd.DataFrame({"id": ["seg-0"], "name": ["Campers"]}))
+        members = pd.DataFrame({"from_id": [f"U{n:05d}" for n in range(1, 11)], "to_id": "seg-0"})
+        store.upsert_relationships("IN_SEGMENT", "User", "Segment", members)
 
 
 def serve_settings(**overrides: object) -> ServeSettings:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -23,10 +23,11 @@ from kg.errors import InputError, KGError, NotFoundError, StoreError
 from kg.recommend.filters import ItemFilter
 from kg.schema import Schema
 from kg.serving.auth import Access, ApiKeys
+from kg.serving.compute import Compute
 from kg.serving.config import ServeSettings
 from kg.serving.events import EventWriter, check_events, make_writer
 from kg.serving.limits import RequestLimits
-from kg.serving.live import LiveModel, Snapshot, records
+from kg.serving.live import LiveModel, Record, Snapshot, UserHistory, records
 from kg.serving.metrics import MetricsMiddleware, ServerMetrics
 from kg.serving.refit import Refitter, load_snapshot
 from kg.serving.schemas import (
@@ -82,7 +83,7 @@ class Server:
 def build_server(settings: Settings, serve: ServeSettings, snapshot: Snapshot | None = None) -> Server:
     """Load (or fit) the recommender and wire the writer, the refit and the metrics."""
     serve.check_keys()
-    live = LiveModel(snapshot or load_snapshot(settings))
+    live = LiveModel(snapshot or load_snapshot(settings, score_table_mb=serve.serve_score_table_mb))
     metrics = ServerMetrics()
     refitter: Refitter | None = None
 
@@ -98,6 +99,7 @@ def build_server(settings: Settings, serve: ServeSettings, snapshot: Snapshot | 
         lambda: writer.written_through,
         interval=serve.serve_refit_s,
         every_events=serve.serve_refit_events,
+        score_table_mb=serve.serve_score_table_mb,
         on_refit=lambda outcome: metrics.refits.labels(outcome).inc(),
     )
     metrics.watch(lambda: live.age_s, lambda: writer.pending, lambda: (live.cache_hits, live.cache_misses))
@@ -106,6 +108,8 @@ def build_server(settings: Settings, serve: ServeSettings, snapshot: Snapshot | 
 
 def create_app(server: Server) -> FastAPI:
     """The FastAPI application of ``server`` (its OpenAPI spec at /openapi.json)."""
+
+    compute = Compute()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +120,7 @@ def create_app(server: Server) -> FastAPI:
         finally:
             server.refitter.close()
             server.writer.close()
+            compute.close()
 
     app = FastAPI(
         title="kg serve",
@@ -140,20 +145,14 @@ def create_app(server: Server) -> FastAPI:
         filters: Annotated[ItemFilter, Depends(item_filter)],
         k: Annotated[int, Query(ge=1, le=MAX_K, description="How many items.")] = 10,
         explain: Annotated[bool, Query(description="Add the reason and the Cypher path.")] = False,
-    ) -> Recommendations:
+    ) -> Response:
         """Top-k items the user has not interacted with, events since the fit included."""
-        found = live.cached_answer(user_id, k, filters, explain=explain)
-        snapshot, user, answer = found or await run_in_threadpool(
-            live.recommend, user_id, k, filters, explain=explain
-        )
-        return Recommendations(
-            user=user_id,
-            known_user=user.known,
-            cold_start=user.cold,
-            events_folded=user.folded,
-            model=snapshot.recommender.name,
-            items=[RecommendedItem(**row) for row in answer],
-        )
+        body = live.cached_answer(user_id, k, filters, explain=explain)
+        if body is None:
+            body = await compute.run(
+                live.recommend, user_id, k, filters, explain=explain, render=render_recommendations
+            )
+        return Response(body, media_type="application/json")
 
     @app.get("/similar/{item_id}", dependencies=read, response_model=SimilarItems)
     async def similar(
@@ -163,7 +162,7 @@ def create_app(server: Server) -> FastAPI:
         explain: Annotated[bool, Query()] = False,
     ) -> SimilarItems:
         """Items to show beside this one (co-interaction, shared attributes, text)."""
-        snapshot, frame = await run_in_threadpool(live.similar, item_id, k, filters, explain=explain)
+        snapshot, frame = await compute.run(live.similar, item_id, k, filters, explain=explain)
         graph = snapshot.recommender.graph
         return SimilarItems(
             item=item_id,
@@ -189,9 +188,7 @@ def create_app(server: Server) -> FastAPI:
         if (item is None) == (tag is None):
             raise_input("Give exactly one target: item=<item id> or tag=<category, brand or genre>.")
         target = f"Item:{item}" if item is not None else str(tag)
-        snapshot, description, frame = await run_in_threadpool(
-            live.audience, target, segment, k, explain=explain
-        )
+        snapshot, description, frame = await compute.run(live.audience, target, segment, k, explain=explain)
         members = [AudienceMember(**row) for row in records(frame)]
         return Audience(target=description, segment=segment, model=snapshot.recommender.name, users=members)
 
@@ -200,7 +197,7 @@ def create_app(server: Server) -> FastAPI:
         user_id: Annotated[Identifier, Path()], item_id: Annotated[Identifier, Path()]
     ) -> ExplanationResponse:
         """Why this item suits this user: the strongest graph path, in words and as Cypher."""
-        snapshot, user, found = await run_in_threadpool(live.explain, user_id, item_id)
+        snapshot, user, found = await compute.run(live.explain, user_id, item_id)
         graph = snapshot.recommender.graph
         return ExplanationResponse(
             user=user_id,
@@ -269,6 +266,23 @@ def create_app(server: Server) -> FastAPI:
     )
     app.add_middleware(MetricsMiddleware, metrics=server.metrics)
     return app
+
+
+def render_recommendations(snapshot: Snapshot, user: UserHistory, answer: list[Record]) -> bytes:
+    """The body of ``GET /recommendations``, checked by its response model and rendered
+    once: the server keeps these bytes and sends them again while they are current."""
+    return (
+        Recommendations(
+            user=user.user_id,
+            known_user=user.known,
+            cold_start=user.cold,
+            events_folded=user.folded,
+            model=snapshot.recommender.name,
+            items=[RecommendedItem(**row) for row in answer],
+        )
+        .model_dump_json()
+        .encode()
+    )
 
 
 async def item_filter(

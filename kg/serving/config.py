@@ -43,6 +43,12 @@ class ServeSettings(BaseSettings):
     serve_refit_events: int = Field(
         default=10_000, ge=1, description="...or as soon as this many events have been written."
     )
+    serve_score_table_mb: float = Field(
+        default=512.0,
+        ge=0,
+        description="Memory for the scores of every known user, computed when a model comes in "
+        "(a request then reads its user's row); a larger table is not kept, and every request scores.",
+    )
 
     @property
     def read_keys(self) -> frozenset[str]:

@@ -3,7 +3,10 @@
 The embedded store admits one writer process at a time, so one thread of the server
 collects events and writes them in batches (:class:`BatchingEventWriter`), opening the
 store only for the write so that `kg` commands and the background refit can read it in
-between; a batch that meets a busy store waits for the next round. On Neo4j, which takes
+between; a batch that meets a busy store waits for the next round. The write itself runs
+in a child process (:mod:`kg.serving.background`): opening the store and writing a batch
+takes 150-400 ms, mostly holding the GIL, and in the server it stalled every request
+every flush (p99 went from tens to hundreds of milliseconds). On Neo4j, which takes
 concurrent writes, each request writes its events straight in (:class:`DirectEventWriter`).
 Either way the events were already folded into the live model, so the next response
 reflects them whether or not the write has happened yet.
@@ -15,13 +18,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
 from kg.config import Settings
 from kg.errors import InputError, StoreInUseError
 from kg.schema import Schema
+from kg.serving.background import background_process
 from kg.serving.schemas import Event
 from kg.store import FROM_ID, TO_ID, GraphStore, open_store
 
@@ -89,6 +95,21 @@ def write_events(store: GraphStore, events: list[Event]) -> int:
     return len(events)
 
 
+_SCHEMA_ENSURED: set[str] = set()  # stores this (child) process has checked the schema of
+
+
+def write_in_child(values: dict[str, Any], events: list[Event]) -> int:
+    """``write_events`` in the writer's child process, from the server's settings values.
+    The schema is checked (tables created) on the first write only: that check is most
+    of the time to open the store."""
+    settings = Settings.model_validate(values)
+    first = settings.store not in _SCHEMA_ENSURED
+    with open_store(settings, ensure_schema=first) as store:
+        written = write_events(store, events)
+    _SCHEMA_ENSURED.add(settings.store)
+    return written
+
+
 class BatchingEventWriter:
     """One thread that writes queued events to the embedded store every ``interval`` s."""
 
@@ -102,6 +123,7 @@ class BatchingEventWriter:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kg-event-writer", daemon=True)
+        self._child: ProcessPoolExecutor | None = None  # started at the first write
         self.written_through = 0  # every event up to this sequence number is in the graph
         self.failed_rounds = 0
 
@@ -127,6 +149,9 @@ class BatchingEventWriter:
         if self._thread.is_alive():
             self._thread.join()
         self._write_queued()
+        if self._child is not None:
+            self._child.shutdown()
+            self._child = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -143,9 +168,12 @@ class BatchingEventWriter:
             batch = list(self._queue)
         if not batch:
             return
+        if self._child is None:
+            self._child = background_process()
+        # Settings built by load_settings do not pickle; their validated values do
+        values = self.settings.model_dump()
         try:
-            with open_store(self.settings) as store:
-                write_events(store, [event for _, event in batch])
+            self._child.submit(write_in_child, values, [event for _, event in batch]).result()
         except StoreInUseError:
             return  # a reader (the refit, a `kg` command) has it: next round
         except Exception as exc:  # the store refused the batch: keep it a while, then drop it

@@ -7,13 +7,20 @@ that, so a refit swaps the whole model in with one assignment and no request eve
 half of each. Folded events are keyed by user and item *id* (not row index), so they
 survive a swap to a model whose rows differ; the ones the new model was fitted on are
 dropped at the swap.
+
+A served model is some 10^5 long-lived Python objects, and a full pass of the cyclic
+garbage collector over them took ~100 ms: one such pass every few hundred requests set
+the p99 latency. So the objects alive when a model comes in are frozen out of the
+collector's reach (``gc.freeze``), and reused answers are kept as rendered JSON bytes,
+which the collector does not track, rather than as lists of dicts, which it does.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +42,8 @@ MASK_CACHE_SIZE = 256  # distinct filter combinations kept per model
 ANSWER_CACHE_SIZE = 100_000  # recommendation answers kept per model (then the cache starts over)
 AnswerKey = tuple[str, int, ItemFilter | None, bool]  # user, k, filter, explain
 Record = dict[str, Any]  # one row of an answer, as plain Python values
+# turns an answer into the response body the server sends (and reuses)
+Render = Callable[["Snapshot", "UserHistory", list[Record]], bytes]
 
 
 @dataclass
@@ -46,9 +55,10 @@ class Snapshot:
     refused: set[str] = field(default_factory=set)  # users who refused marketing: never in an audience
     loaded_at: float = field(default_factory=time.time)
     _masks: dict[ItemFilter, np.ndarray] = field(default_factory=dict)
-    # an answer is a function of the model and the user's history: kept with the version
-    # of the user's folded events it was computed from, and valid while that is current
-    _answers: dict[AnswerKey, tuple[int, UserHistory, list[Record]]] = field(default_factory=dict)
+    # an answer is a function of the model and the user's history: its rendered body is
+    # kept with the version of the user's folded events it was computed from, and valid
+    # while that is current
+    _answers: dict[AnswerKey, tuple[int, bytes]] = field(default_factory=dict)
 
     def allowed(self, item_filter: ItemFilter | None) -> np.ndarray | None:
         """The filter's item mask, computed once per model (it costs more than scoring)."""
@@ -111,6 +121,16 @@ def records(frame: pd.DataFrame) -> list[Record]:
     ]
 
 
+def freeze_heap(*, collect: bool) -> None:
+    """Leave every object alive now out of the cyclic collector's passes (see the module
+    docstring); reference counting still frees them. Called when a model comes in: at
+    start after one full collection (so no garbage is frozen), at a swap without one (it
+    would stall every request for as long)."""
+    if collect:
+        gc.collect()
+    gc.freeze()
+
+
 def _answer_key(user_id: str, k: int, item_filter: ItemFilter | None, explain: bool) -> AnswerKey:
     return (user_id, k, item_filter if item_filter is not None and item_filter.active else None, explain)
 
@@ -122,9 +142,11 @@ class LiveModel:
         self._snapshot = snapshot
         self._lock = threading.Lock()
         self._recent: dict[str, dict[str, int]] = {}  # user id -> item id -> sequence number
+        self._versions: dict[str, int] = {}  # user id -> sequence number of their last event
         self._sequence = 0
         self.cache_hits = 0
         self.cache_misses = 0
+        freeze_heap(collect=True)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -154,6 +176,7 @@ class LiveModel:
             for user_id, item_id in interactions:
                 self._sequence += 1
                 self._recent.setdefault(user_id, {})[item_id] = self._sequence
+                self._versions[user_id] = self._sequence
             return self._sequence
 
     def swap(self, snapshot: Snapshot, fitted_through: int) -> None:
@@ -165,6 +188,7 @@ class LiveModel:
             }
             self._recent = {user: items for user, items in kept.items() if items}
             self._snapshot = snapshot
+        freeze_heap(collect=False)
 
     def history(self, snapshot: Snapshot, user_id: str) -> UserHistory:
         graph = snapshot.recommender.graph
@@ -183,36 +207,32 @@ class LiveModel:
     # ------------------------------------------------------------------ questions
     def cached_answer(
         self, user_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool
-    ) -> tuple[Snapshot, UserHistory, list[Record]] | None:
-        """The answer computed before for the same model, question and history (a page view
-        after a page view), or None; cheap enough to run on the event loop."""
-        snapshot = self._snapshot
-        cached = snapshot._answers.get(_answer_key(user_id, k, item_filter, explain))
-        if cached is None or cached[0] != self._version(user_id):
+    ) -> bytes | None:
+        """The body rendered before for the same model, question and history (a page view
+        after a page view), or None; a dictionary look-up, run on the event loop."""
+        cached = self._snapshot._answers.get(_answer_key(user_id, k, item_filter, explain))
+        if cached is None or cached[0] != self._versions.get(user_id, 0):
             return None
         self.cache_hits += 1
-        return snapshot, cached[1], cached[2]
+        return cached[1]
 
     def recommend(
-        self, user_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool
-    ) -> tuple[Snapshot, UserHistory, list[Record]]:
-        """Top-k for the user's history with the events folded in (kept for reuse)."""
+        self, user_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool, render: Render
+    ) -> bytes:
+        """Top-k for the user's history with the events folded in, rendered by ``render``
+        (and kept for reuse)."""
         snapshot = self._snapshot
-        version = self._version(user_id)  # read first: an event arriving meanwhile makes it stale
+        version = self._versions.get(user_id, 0)  # read first: an event arriving meanwhile makes it stale
         self.cache_misses += 1
         user = self.history(snapshot, user_id)
         frame = snapshot.recommender.recommend_history(
             user.row, user.history, k, snapshot.allowed(item_filter), explain=explain
         )
-        answer = records(frame)
+        body = render(snapshot, user, records(frame))
         if len(snapshot._answers) >= ANSWER_CACHE_SIZE:
             snapshot._answers.clear()
-        snapshot._answers[_answer_key(user_id, k, item_filter, explain)] = (version, user, answer)
-        return snapshot, user, answer
-
-    def _version(self, user_id: str) -> int:
-        """Sequence number of the user's latest folded event (0: none)."""
-        return max(self._recent.get(user_id, {}).values(), default=0)
+        snapshot._answers[_answer_key(user_id, k, item_filter, explain)] = (version, body)
+        return body
 
     def similar(
         self, item_id: str, k: int, item_filter: ItemFilter | None, *, explain: bool

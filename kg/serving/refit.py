@@ -10,8 +10,6 @@ slow every request. The child returns the fitted model; the swap is one assignme
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,21 +21,24 @@ from kg.errors import StoreInUseError
 from kg.privacy.consent import refused_users
 from kg.recommend.model import Recommender
 from kg.recommend.service import load_recommender
+from kg.serving.background import background_process
 from kg.serving.live import LiveModel, Snapshot, read_segments
+from kg.serving.scores import served
 from kg.store import open_store
 
 log = logging.getLogger(__name__)
-REFIT_NICENESS = 10
 STORE_BUSY_RETRIES = 30  # the event writer holds the embedded store for a moment at a time
 
 
-def load_snapshot(settings: Settings, *, refit: bool = False) -> Snapshot:
-    """The current recommender (fitted now if the graph changed) and the segments."""
+def load_snapshot(settings: Settings, *, score_table_mb: float = 0, refit: bool = False) -> Snapshot:
+    """The current recommender (fitted now if the graph changed) with its score table
+    when that fits in ``score_table_mb`` (:mod:`kg.serving.scores`), and the segments."""
     for attempt in range(STORE_BUSY_RETRIES):
         try:
             with open_store(settings, read_only=True) as store:
                 recommender: Recommender = load_recommender(store, settings, refit=refit)
-                return Snapshot(recommender, read_segments(store), refused_users(store, settings))
+                segments, refused = read_segments(store), refused_users(store, settings)
+            return Snapshot(served(recommender, int(score_table_mb * 2**20)), segments, refused)
         except StoreInUseError:
             if attempt == STORE_BUSY_RETRIES - 1:
                 raise
@@ -45,13 +46,10 @@ def load_snapshot(settings: Settings, *, refit: bool = False) -> Snapshot:
     raise AssertionError("unreachable")
 
 
-def _load_snapshot_from(values: dict[str, Any]) -> Snapshot:
-    """``load_snapshot`` in the child process, from the parent's settings values."""
-    return load_snapshot(Settings.model_validate(values))
-
-
-def _lower_priority() -> None:
-    os.nice(REFIT_NICENESS)
+def _load_snapshot_from(values: dict[str, Any], score_table_mb: float) -> Snapshot:
+    """``load_snapshot`` in the child process, from the parent's settings values (the
+    score table is computed there too, and arrives with the model)."""
+    return load_snapshot(Settings.model_validate(values), score_table_mb=score_table_mb)
 
 
 class Refitter:
@@ -65,9 +63,11 @@ class Refitter:
         *,
         interval: float,
         every_events: int,
+        score_table_mb: float,
         on_refit: Callable[[str], None],
     ) -> None:
         self.settings = settings
+        self.score_table_mb = score_table_mb
         self.live = live
         self.written_through = written_through
         self.interval = interval
@@ -104,11 +104,10 @@ class Refitter:
             counted = self._written_since
         through = self.written_through()
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
-            )
+            self._pool = background_process()
         # Settings built by load_settings do not pickle; their validated values do
-        snapshot = self._pool.submit(_load_snapshot_from, self.settings.model_dump()).result()
+        values = self.settings.model_dump()
+        snapshot = self._pool.submit(_load_snapshot_from, values, self.score_table_mb).result()
         self.live.swap(snapshot, through)
         with self._lock:
             self._written_since -= counted

@@ -48,7 +48,8 @@ def run_server(
             "or set KG_STORE to a bolt:// or neo4j:// URI."
         )
     announce(f"Loading the recommender for {settings.store} (fitted now if the graph changed)...")
-    snapshot = load_snapshot(settings)  # fitted once here, before any worker starts
+    # fitted once here, before any worker starts
+    snapshot = load_snapshot(settings, score_table_mb=serve.serve_score_table_mb)
     announce(f"Serving on http://{host}:{port} (API docs at /docs); Ctrl+C stops.")
     if workers == 1:
         uvicorn.run(
