@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kg.config import Settings
+from kg.recommend.filters import ItemFilter
+from kg.recommend.model import Recommender
 from kg.serving.app import Server, build_server, create_app
 from kg.store import open_store
 from tests.serve_shop import READ_KEY, WRITE_KEY, serve_settings, shop_settings
@@ -302,3 +305,23 @@ def test_audiences_never_hold_users_who_refused_marketing(tmp_path_factory: pyte
         campers = after.get("/audience?tag=Outdoor&segment=Campers&k=50", headers=READ).json()["users"]
     assert len(now) == 20 and set(now).isdisjoint(refusing) and now[:17] == first[3:]
     assert set(refusing).isdisjoint(row["user"] for row in campers)
+
+
+def test_the_score_table_gives_the_answers_of_scoring_afresh(server: Server) -> None:
+    from kg.serving.scores import ServedRecommender, served
+
+    plain = server.live.snapshot.recommender
+    if isinstance(plain, ServedRecommender):
+        plain = Recommender(**{f.name: getattr(plain, f.name) for f in fields(Recommender)})
+    table = served(plain, 2**30)
+    assert isinstance(table, ServedRecommender) and table.table is not None
+    assert served(plain, 0) is plain  # over the memory budget: no table
+    for user in [f"U{n:05d}" for n in range(1, 31)]:
+        for item_filter in (None, ItemFilter(max_price=60)):
+            fresh = plain.recommend(user, 8, item_filter, explain=True)
+            assert table.recommend(user, 8, item_filter, explain=True).equals(fresh)
+    row = plain.graph.user_index("U00001")
+    folded = plain.graph.matrix[row].copy()
+    folded.data[:] = 2.0  # another history than the fitted one: scored, not read
+    assert table._from_table(np.array([row]), folded) is None
+    assert table._from_table(np.array([row]), plain.graph.matrix[row]) is not None
