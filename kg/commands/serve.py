@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
         epilog="Keys: KG_API_KEYS (read) and KG_API_WRITE_KEYS (read and POST /events), "
         "comma-separated, sent as X-API-Key. CORS: KG_CORS_ORIGINS (closed when empty). "
         "Limits: KG_SERVE_MAX_BODY_BYTES, KG_SERVE_TIMEOUT_S. Refit: KG_SERVE_REFIT_S, "
-        "KG_SERVE_REFIT_EVENTS. API docs at /docs, spec at /openapi.json."
+        "KG_SERVE_REFIT_EVENTS. Memory for every known user's scores (read instead of computed "
+        "per request): KG_SERVE_SCORE_TABLE_MB (512). API docs at /docs, spec at /openapi.json."
     )(serve)
 
 
