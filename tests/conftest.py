@@ -48,12 +48,10 @@ TIER_MARKERS = {"unit": (), "integration": ("slow",), "neo4j": ("neo4j",)}
 # Modules still at the root of tests/ while other engineers edit them, and the tier each
 # keeps until it moves into that folder; delete an entry when its module moves.
 ROOT_MODULE_TIERS = {
-    "test_serve": "unit", "test_extract_resolve": "unit", "test_signal_registry": "unit",
+    "test_serve": "unit",
     "test_serve_http": "integration", "test_serve_fuzz": "integration", "test_sentiment_reviews": "integration",
     "test_profiles": "integration", "test_ask": "integration", "test_recommend_temporal": "integration",
     "test_recommend_learned_fusion": "integration", "test_recommend_graph": "integration",
-    "test_extract_cli": "integration", "test_extract_distributed": "integration", "test_extract_eval": "integration",
-    "test_extract_model": "integration", "test_extract_pipeline": "integration", "test_extract_stores": "integration",
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from kg.extract.conll04 import (
     write_conll04,
 )
 from kg.extract.extraction_metrics import evaluate
-from tests.conftest import CONLL04, require
+from tests.helpers import CONLL04, require
 
 
 def test_bilou_and_bio_tags_become_spans() -> None:

@@ -16,7 +16,7 @@ from kg.extract.encoder import WordEncoder
 from kg.extract.extraction_metrics import evaluate
 from kg.extract.relation_model import distance_bucket, word_shape
 from kg.extract.training import ExtractionModel, TrainingOptions, latest_run, train_extractor
-from tests.conftest import CONLL04, require
+from tests.helpers import CONLL04, require
 
 SLICE = 48
 

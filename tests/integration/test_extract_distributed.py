@@ -19,7 +19,7 @@ from kg.extract import Extractor, ReadOptions, extract_graph_text, extract_path
 from kg.extract.distributed import cluster_extractor, dask_client
 from kg.ingest import ingest_path
 from kg.store import GraphStore, open_store
-from tests.test_cli import kg
+from tests.helpers import kg
 
 # Cross-document resolution that only works when names are resolved in input order in
 # one place: "APPLE Inc." must find the "Apple" created by an earlier document (which

@@ -8,7 +8,7 @@ from kg.config import load_settings
 from kg.datasets.synthetic_shop import ShopSize, generate_shop
 from kg.ingest import ingest_path
 from kg.store import open_store
-from tests.test_cli import assert_clean_error, kg
+from tests.helpers import assert_clean_error, kg
 
 
 def test_extract_run_preview_and_review_from_the_command_line(tmp_path: Path) -> None:
