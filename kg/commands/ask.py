@@ -24,7 +24,7 @@ def ask(
         Optional[bool],
         typer.Option(
             "--cypher/--search",
-            help="--cypher: an analytic question, answered by Cypher the [ask] cypher_backend model writes; "
+            help="--cypher: an analytic question, answered by Cypher the \\[ask] cypher_backend model writes; "
             "--search: a product search. Default: analytic when the question asks for an aggregate "
             "(which/how many ... most, count, average...).",
         ),
@@ -41,7 +41,7 @@ def ask(
     text contains are reported as unknown.
 
     Analytic questions ("which brand had the most negative reviews last month?") need a
-    language model ([ask] cypher_backend = openai or hf): it is shown the schema's names
+    language model (\\[ask] cypher_backend = openai or hf): it is shown the schema's names
     (no values, no personal properties for a remote model) and writes one Cypher query,
     which is printed, checked (read-only, schema names only) and run read-only after you
     confirm (or with --yes)."""

@@ -222,7 +222,7 @@ def evaluate(
 ) -> None:
     """Offline evaluation: fused recommender, each signal, the baselines and the ablation
     (the fusion refit without each signal) on one seeded split, random or temporal.
-    Interactions are weighted as [recommend.strength] says (the report's first note)."""
+    Interactions are weighted as \\[recommend.strength] says (the report's first note)."""
     from kg.progress import rich_progress
     from kg.recommend.evaluate import evaluate_graph
     from kg.recommend.split import Protocol
