@@ -32,6 +32,7 @@ from pykeen.triples import KGInfo
 from embeddings.contractions import use_contracted_interaction
 from embeddings.device import quiet_libraries, resolve_device
 from embeddings.recipes import ModelRecipe
+from embeddings.regularization import use_embedding_dropout
 from embeddings.text_link import TextFusedRepresentation, attach_text_features, fused_representation
 from kg.errors import InputError, KGError, NotFoundError
 
@@ -306,6 +307,7 @@ def build_model(
             attach_text_features(
                 model, text_features, np.asarray(has_text), residual_dropout=recipe.text_residual_dropout
             )
+    use_embedding_dropout(model, entity=recipe.entity_dropout, relation=recipe.relation_dropout)
     use_contracted_interaction(model)
     return model
 

@@ -18,6 +18,7 @@ import torch
 from pykeen.training import SLCWATrainingLoop
 
 from embeddings.lcwa import BatchedLCWATrainingLoop
+from embeddings.regularization import BatchRegularized
 from kg.errors import InputError
 
 PARTIAL_SUFFIX = ".partial"
@@ -35,12 +36,14 @@ class AtomicCheckpoints:
         os.replace(partial, path)
 
 
-class SLCWALoop(AtomicCheckpoints, SLCWATrainingLoop):
-    """PyKEEN's sLCWA loop (negative sampling) with atomic checkpoints."""
+class SLCWALoop(AtomicCheckpoints, BatchRegularized, SLCWATrainingLoop):
+    """PyKEEN's sLCWA loop (negative sampling) with atomic checkpoints and an optional
+    batch penalty (``embeddings.regularization``)."""
 
 
-class LCWALoop(AtomicCheckpoints, BatchedLCWATrainingLoop):
-    """The batched 1-N loop (``embeddings.lcwa``) with atomic checkpoints."""
+class LCWALoop(AtomicCheckpoints, BatchRegularized, BatchedLCWATrainingLoop):
+    """The batched 1-N loop (``embeddings.lcwa``) with atomic checkpoints and an optional
+    batch penalty (``embeddings.regularization``)."""
 
 
 def partial_path(checkpoint: Path) -> Path:

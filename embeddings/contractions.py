@@ -6,7 +6,8 @@ scoring a batch of 256 (head, relation) pairs against 2,600 entities builds a
 a matrix product, about twenty times faster on a CPU, and that is what makes 1-N
 training on a MovieLens-sized graph take minutes rather than an hour. Same functions,
 same parameters; only the arithmetic order differs. TransE's L2 distance contracts the
-same way: ``|a - t|^2 = |a|^2 + |t|^2 - 2 a.t`` with ``a = h + r``.
+same way: ``|a - t|^2 = |a|^2 + |t|^2 - 2 a.t`` with ``a = h + r``; its L1 distance has no
+matrix-product form, but ``torch.cdist`` computes it pairwise without the broadcast tensor.
 """
 
 from __future__ import annotations
@@ -58,16 +59,33 @@ class ContractedComplExInteraction(ComplExInteraction):
         return _dot(torch.cat([x.real, -x.imag], dim=-1), torch.cat([y.real, y.imag], dim=-1))
 
 
+def _outer_l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """``|x - y|_1`` for the 1-N shapes, ``(B, 1, d)`` against ``(1, E, d)`` (either way
+    round), through ``torch.cdist``: it never builds the ``B x E x d`` difference, which
+    made an L1 step on 2,600 entities ~15x slower. ``None`` for other shapes."""
+    if x.dim() != 3 or y.dim() != 3:
+        return None
+    if x.shape[1] == 1 and y.shape[0] == 1:
+        return torch.cdist(x.transpose(0, 1), y, p=1.0)[0]
+    if x.shape[0] == 1 and y.shape[1] == 1:
+        return torch.cdist(y.transpose(0, 1), x, p=1.0)[0]
+    return None
+
+
 class ContractedTransEInteraction(TransEInteraction):
-    """TransE, ``-|h + r - t|_2``, through ``|a|^2 + |t|^2 - 2 a.t``; other norms as PyKEEN."""
+    """TransE, ``-|h + r - t|``: L2 through ``|a|^2 + |t|^2 - 2 a.t``, L1 in 1-N scoring
+    through ``torch.cdist``; anything else as PyKEEN."""
 
     def forward(self, h: torch.Tensor, r: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if self.p != 2:
+        if self.p not in (1, 2):
             return super().forward(h, r, t)
         if _smaller_pair_first(h, r, t):
             x, y = h + r, t
         else:
             x, y = h, t - r
+        if self.p == 1:
+            distance = _outer_l1(x, y)
+            return super().forward(h, r, t) if distance is None else -distance
         squared = ((x * x).sum(-1) + (y * y).sum(-1) - 2.0 * _dot(x, y)).clamp_min(1e-12)
         return -squared if self.power_norm else -squared.sqrt()
 

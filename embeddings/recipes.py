@@ -3,10 +3,12 @@
 PyKEEN's own defaults (five epochs, a margin loss, a small learning rate) are meant as a
 smoke test, not a result. The recipes here follow what the KGE literature found to work
 (Ruffinelli et al., "You CAN teach an old dog new tricks", ICLR 2020; Lacroix et al.,
-2018): 1-N scoring with a cross-entropy / BCE loss over reciprocal relations for the
-multiplicative models, self-adversarial negative sampling for TransE, Adam with a
-larger learning rate, and early stopping on validation MRR instead of a fixed budget.
-``benchmarks/kge.py`` checks them against PyKEEN's defaults.
+2018): 1-N scoring with a softmax cross-entropy over reciprocal relations and label
+smoothing, Adam with a larger learning rate, early stopping on validation MRR instead of
+a fixed budget, weighted N3 for ComplEx and the L1 distance for TransE; N3 and embedding
+dropout are options for every model (``embeddings/regularization.py``).
+``benchmarks/kge.py`` checks them against PyKEEN's ``pipeline()`` with strong settings,
+with its defaults, and against published figures.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ class ModelRecipe:
     # text-aware training: probability of hiding an entity's free embedding so the text
     # projection alone must carry it (this is what makes cold-start embeddings useful)
     text_residual_dropout: float = 0.3
+    # regularisation (embeddings/regularization.py): "n3" is Lacroix et al.'s weighted N3
+    # penalty on the cubed moduli of each batch's embeddings, with its weight; the
+    # dropouts zero embedding coordinates at random while training
+    regularizer: str = "none"
+    regularizer_weight: float = 0.0
+    entity_dropout: float = 0.0
+    relation_dropout: float = 0.0
 
     def with_overrides(self, overrides: dict[str, Any]) -> ModelRecipe:
         """A copy with some fields replaced; unknown names are a clear error."""
@@ -74,7 +83,7 @@ class ModelRecipe:
                 if not check(getattr(self, name))
             ]
         if not problems:
-            problems += _unknown_components(self)
+            problems += _unknown_components(self) + _regularizer_problems(self)
         if problems:
             raise InputError("Invalid training option(s): " + "; ".join(problems) + ".")
 
@@ -101,6 +110,10 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "min_delta": (int, float),
     "max_validation": int,
     "text_residual_dropout": (int, float),
+    "regularizer": str,
+    "regularizer_weight": (int, float),
+    "entity_dropout": (int, float),
+    "relation_dropout": (int, float),
 }
 
 _RANGES: dict[str, tuple[Any, str]] = {
@@ -116,6 +129,9 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "min_delta": (lambda v: v >= 0, "0 or more"),
     "max_validation": (lambda v: v >= 1, "at least 1"),
     "text_residual_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "regularizer_weight": (lambda v: v >= 0, "0 or more"),
+    "entity_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "relation_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
 }
 
 
@@ -146,6 +162,21 @@ def _unknown_components(recipe: ModelRecipe) -> list[str]:
     return problems
 
 
+def _regularizer_problems(recipe: ModelRecipe) -> list[str]:
+    """An unknown regulariser, one without a weight, or a weight without one."""
+    from embeddings.regularization import REGULARIZERS
+
+    if recipe.regularizer not in REGULARIZERS:
+        return [f"regularizer={recipe.regularizer!r}: {REGULARIZERS.unknown(recipe.regularizer).rstrip('.')}"]
+    if REGULARIZERS.get(recipe.regularizer) is None:
+        if recipe.regularizer_weight:
+            return [f"regularizer_weight={recipe.regularizer_weight!r} needs a regularizer (n3)"]
+        return []
+    if not recipe.regularizer_weight:
+        return [f"regularizer={recipe.regularizer!r} needs a regularizer_weight greater than 0"]
+    return []
+
+
 _RECIPES: dict[str, ModelRecipe] = {
     "transe": ModelRecipe(
         model="transe",
@@ -157,8 +188,10 @@ _RECIPES: dict[str, ModelRecipe] = {
         create_inverse_triples=True,
         label_smoothing=0.1,
         num_epochs=300,
-        # L2 (not PyKEEN's L1) so that 1-N scoring is a matrix product, see contractions.py
-        model_kwargs={"scoring_fct_norm": 2},
+        # The L1 distance (PyKEEN's default; 1-N scoring through torch.cdist, see
+        # contractions.py): on Kinships the L2 distance reached test Hits@10 .31 against
+        # L1's .87. No unit-norm constraint on entities (PyKEEN's default constrainer).
+        model_kwargs={"scoring_fct_norm": 1, "entity_constrainer": None},
     ),
     "distmult": ModelRecipe(
         model="distmult",
@@ -182,6 +215,10 @@ _RECIPES: dict[str, ModelRecipe] = {
         create_inverse_triples=True,
         label_smoothing=0.1,
         num_epochs=300,
+        # Weighted N3 (Lacroix et al. 2018): Kinships test MRR .79 -> .87. DistMult keeps
+        # none: the same penalty cut its Kinships MRR from .57 to .43.
+        regularizer="n3",
+        regularizer_weight=0.01,
         # PyKEEN draws ComplEx from N(0, 1): 1-N softmax scores start saturated and
         # learning crawls; Xavier-scaled starts train several times faster.
         model_kwargs={

@@ -32,6 +32,7 @@ from embeddings.device import quiet_libraries, resolve_device, use_cpu_threads
 from embeddings.export import TripleSplits, split_triples, triples_fingerprint
 from embeddings.link_metrics import FocusedFilterEvaluator, metrics_from_result
 from embeddings.recipes import ModelRecipe, resolve_recipe
+from embeddings.regularization import batch_regularizer
 from embeddings.text_link import feature_matrix
 from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
@@ -144,6 +145,7 @@ def train_on_splits(
             testing=testing if testing.num_triples else training,
             model=kge,
             training_loop=TRAINING_LOOPS[recipe.training_loop],
+            training_loop_kwargs=_training_loop_kwargs(recipe),
             negative_sampler="basic" if recipe.training_loop == "slcwa" else None,
             negative_sampler_kwargs={"num_negs_per_pos": recipe.num_negs_per_pos}
             if recipe.training_loop == "slcwa"
@@ -163,6 +165,8 @@ def train_on_splits(
     metrics.update(
         epochs=epochs,
         best_epoch=getattr(stopper, "best_epoch", None) or epochs,
+        # the early stopper's best filtered MRR on the validation sample: what settings are chosen by
+        validation_mrr=round(float(stopper.best_metric), 5) if stopper and stopper.best_epoch else None,
         train_seconds=round(time.perf_counter() - started, 2),
         seconds_per_epoch=round(clock.seconds_per_epoch, 4),
         test_triples=int(testing.num_triples),
@@ -259,10 +263,16 @@ def optimizer_kwargs(recipe: ModelRecipe, model: Model) -> dict[str, Any]:
 
 def evaluation_batch_size(recipe: ModelRecipe, num_entities: int) -> int:
     """Rows ranked at once. Contracted interactions need one score row per query; TransE
-    with an L1 norm materialises ``rows x entities x dim``, so it gets fewer rows."""
-    broadcast = recipe.model == "transe" and recipe.model_kwargs.get("scoring_fct_norm", 1) != 2
+    with a norm other than L1 or L2 materialises ``rows x entities x dim``, so it gets fewer rows."""
+    broadcast = recipe.model == "transe" and recipe.model_kwargs.get("scoring_fct_norm", 1) not in (1, 2)
     per_row = num_entities * (recipe.embedding_dim if broadcast else 8)
     return int(min(4096, max(16, EVAL_ELEMENTS // per_row)))
+
+
+def _training_loop_kwargs(recipe: ModelRecipe) -> dict[str, Any] | None:
+    """The batch penalty (weighted N3) for the training loop, when the recipe asks for one."""
+    regularizer = batch_regularizer(recipe.regularizer, recipe.regularizer_weight)
+    return None if regularizer is None else {"regularizer": regularizer}
 
 
 def _training_kwargs(

@@ -48,7 +48,10 @@ def train(
     option: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--option", "-o", help='Any recipe field as name=value (JSON values), e.g. loss="nssa".'
+            "--option",
+            "-o",
+            help='Any recipe field as name=value (JSON values), e.g. loss="nssa", '
+            'regularizer="n3" with regularizer_weight=0.01, entity_dropout=0.1.',
         ),
     ] = None,
 ) -> None:
