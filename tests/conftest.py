@@ -12,10 +12,6 @@ from kg.config import Settings, load_settings
 from kg.store import GraphStore, open_store
 from tests import neo4j_server  # noqa: F401 -- reads the Neo4j settings before the fixture below removes them
 
-# Re-exported for root modules still being edited elsewhere (test_extract_eval,
-# test_extract_model, test_serve_http): delete when they move and import tests.helpers.
-from tests.helpers import CONLL04, MOVIELENS, require  # noqa: F401
-
 TESTS = Path(__file__).resolve().parent
 
 
@@ -45,20 +41,16 @@ def store(settings: Settings) -> Iterator[GraphStore]:
 # The tiers: tests/unit (in-process; `make test-fast`), tests/integration (`kg` processes,
 # training, whole pipelines: marked slow) and tests/neo4j (the live server: marked neo4j).
 TIER_MARKERS = {"unit": (), "integration": ("slow",), "neo4j": ("neo4j",)}
-# Modules still at the root of tests/ while other engineers edit them, and the tier each
-# keeps until it moves into that folder; delete an entry when its module moves.
-ROOT_MODULE_TIERS = {
-    "test_serve": "unit",
-    "test_serve_http": "integration", "test_serve_fuzz": "integration", "test_sentiment_reviews": "integration",
-    "test_profiles": "integration", "test_ask": "integration", "test_recommend_temporal": "integration",
-    "test_recommend_learned_fusion": "integration", "test_recommend_graph": "integration",
-}  # fmt: skip
 
 
 def tier(item: pytest.Item) -> str:
-    """The folder under tests/ the item's module lives in (or will move to)."""
+    """The folder under tests/ the item's module lives in."""
     where = item.path.relative_to(TESTS)
-    return where.parts[0] if len(where.parts) > 1 else ROOT_MODULE_TIERS.get(where.stem, "unit")
+    if len(where.parts) < 2 or where.parts[0] not in TIER_MARKERS:
+        raise pytest.UsageError(
+            f"tests/{where}: a test module lives in tests/unit, tests/integration or tests/neo4j"
+        )
+    return where.parts[0]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

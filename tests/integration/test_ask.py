@@ -16,7 +16,7 @@ from kg.datasets.synthetic_shop import ShopSize, generate_shop
 from kg.errors import NotFoundError
 from kg.ingest import ingest_path
 from kg.store import GraphStore, open_store
-from tests.test_cli import assert_clean_error, kg
+from tests.helpers import assert_clean_error, kg
 
 SHOP = ShopSize(users=40, items=90, purchases_per_user=4.0, views_per_user=8.0, reviews=0)
 

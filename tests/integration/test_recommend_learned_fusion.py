@@ -17,7 +17,7 @@ from kg.recommend.ltr import CHEAP, chosen_ranker, fit_ranker
 from kg.recommend.model import Recommender, fit_recommender
 from kg.recommend.signals.base import ScorerContext
 from kg.recommend.tuning import validation_set
-from tests.test_recommend_temporal import SIGNALS, chain_graph
+from tests.chain_graphs import SIGNALS, chain_graph
 
 
 @pytest.fixture(scope="module")

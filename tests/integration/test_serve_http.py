@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from kg.config import Settings
-from tests.conftest import MOVIELENS, require
+from tests.helpers import MOVIELENS, require
 from tests.serve_shop import QUICK_SIGNALS, READ_KEY, WRITE_KEY, free_port, shop_settings
 
 # The CLI as cli.py builds it: global --store/--config, then the registered serve command.

@@ -22,7 +22,7 @@ from kg.store import GraphStore, open_store
 from kg.understand.profiles import MIN_LIFT, PROFILE_PROPERTIES, build_profiles, write_profiles
 from kg.understand.reviews import score_reviews
 from kg.understand.sentiment import LexiconModel
-from tests.test_cli import assert_clean_error, kg
+from tests.helpers import assert_clean_error, kg
 
 SHOP = ShopSize(users=60, items=45, purchases_per_user=5.0, views_per_user=9.0, reviews=60)
 TAGS = "MATCH (u:User)-[r:INTERESTED_IN]->(t:Tag) RETURN u.id AS user, t.id AS tag, r.score AS score, r.lift AS lift, r.source AS source ORDER BY user, tag"
