@@ -177,44 +177,30 @@ def _regularizer_problems(recipe: ModelRecipe) -> list[str]:
     return []
 
 
+def _one_to_n(model: str, **settings: Any) -> ModelRecipe:
+    """The setting all three recipes share (Ruffinelli et al. 2020): 1-N training with a
+    cross-entropy loss, inverse triples and label smoothing, 200 dimensions."""
+    shared: dict[str, Any] = {
+        "embedding_dim": 200,
+        "training_loop": "lcwa",
+        "loss": "crossentropy",
+        "lr": 0.01,
+        "batch_size": 256,
+        "create_inverse_triples": True,
+        "label_smoothing": 0.1,
+        "num_epochs": 300,
+    }
+    return ModelRecipe(model=model, **{**shared, **settings})
+
+
 _RECIPES: dict[str, ModelRecipe] = {
-    "transe": ModelRecipe(
-        model="transe",
-        embedding_dim=200,
-        training_loop="lcwa",
-        loss="crossentropy",
-        lr=0.01,
-        batch_size=256,
-        create_inverse_triples=True,
-        label_smoothing=0.1,
-        num_epochs=300,
-        # The L1 distance (PyKEEN's default; 1-N scoring through torch.cdist, see
-        # contractions.py): on Kinships the L2 distance reached test Hits@10 .31 against
-        # L1's .87. No unit-norm constraint on entities (PyKEEN's default constrainer).
-        model_kwargs={"scoring_fct_norm": 1, "entity_constrainer": None},
-    ),
-    "distmult": ModelRecipe(
-        model="distmult",
-        embedding_dim=200,
-        training_loop="lcwa",
-        loss="crossentropy",
-        lr=0.01,
-        batch_size=256,
-        create_inverse_triples=True,
-        label_smoothing=0.1,
-        num_epochs=300,
-        model_kwargs={"regularizer": None},
-    ),
-    "complex": ModelRecipe(
-        model="complex",
-        embedding_dim=200,
-        training_loop="lcwa",
-        loss="crossentropy",
-        lr=0.01,
-        batch_size=256,
-        create_inverse_triples=True,
-        label_smoothing=0.1,
-        num_epochs=300,
+    # The L1 distance (PyKEEN's default; 1-N scoring through torch.cdist, see
+    # contractions.py): on Kinships the L2 distance reached test Hits@10 .31 against
+    # L1's .87. No unit-norm constraint on entities (PyKEEN's default constrainer).
+    "transe": _one_to_n("transe", model_kwargs={"scoring_fct_norm": 1, "entity_constrainer": None}),
+    "distmult": _one_to_n("distmult", model_kwargs={"regularizer": None}),
+    "complex": _one_to_n(
+        "complex",
         # Weighted N3 (Lacroix et al. 2018): Kinships test MRR .79 -> .87. DistMult keeps
         # none: the same penalty cut its Kinships MRR from .57 to .43.
         regularizer="n3",

@@ -16,13 +16,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from kg.datasets.synthetic_shop import BRANDS, ShopSize, generate_shop
+from kg.config import Settings
+from kg.datasets.synthetic_shop import BRANDS, ShopSize, generate_shop, review_files
+from kg.extract import Extractor, ReadOptions, extract_path
 from kg.ids import slugify
 from kg.ingest import ingest_path
 from kg.store import GraphStore
 from kg.understand.profiles import build_profiles, write_profiles
 
 SMALL_SHOP = ShopSize(users=90, items=60, purchases_per_user=6.0, views_per_user=12.0, reviews=60)
+
+
+def ingest_reviewed_shop(
+    store: GraphStore, settings: Settings, folder: Path, size: ShopSize, seed: int
+) -> None:
+    """Generate a shop with reviews into ``folder``, ingest it and extract its reviews:
+    the starting point of the profile and sentiment tests."""
+    files = generate_shop(folder, size, seed=seed)
+    for data, mapping in [*files, review_files(folder)]:
+        ingest_path(store, data, mapping=mapping)
+    extract_reviews(store, settings, folder)
+
+
+def extract_reviews(store: GraphStore, settings: Settings, folder: Path) -> None:
+    """Extract ``reviews.jsonl`` from a generated shop folder, each review about its sku."""
+    reviews = ReadOptions(about_field="sku")
+    extract_path(store, settings, folder / "reviews.jsonl", reviews, extractor=Extractor(settings, store))
 
 
 @dataclass

@@ -14,7 +14,6 @@ import pytest
 from kg.config import RecommendSettings, Settings, load_settings
 from kg.datasets.synthetic_shop import ShopSize, generate_shop, review_files
 from kg.errors import NotFoundError
-from kg.extract import Extractor, ReadOptions, extract_path
 from kg.ingest import ingest_path
 from kg.recommend.audience import resolve_target
 from kg.recommend.interactions import export_interactions
@@ -23,6 +22,7 @@ from kg.understand.profiles import MIN_LIFT, PROFILE_PROPERTIES, build_profiles,
 from kg.understand.reviews import score_reviews
 from kg.understand.sentiment import LexiconModel
 from tests.helpers import assert_clean_error, kg
+from tests.shop_graph import ingest_reviewed_shop
 
 SHOP = ShopSize(users=60, items=45, purchases_per_user=5.0, views_per_user=9.0, reviews=60)
 TAGS = "MATCH (u:User)-[r:INTERESTED_IN]->(t:Tag) RETURN u.id AS user, t.id AS tag, r.score AS score, r.lift AS lift, r.source AS source ORDER BY user, tag"
@@ -32,14 +32,8 @@ TAGS = "MATCH (u:User)-[r:INTERESTED_IN]->(t:Tag) RETURN u.id AS user, t.id AS t
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, GraphStore]]:
     root = tmp_path_factory.mktemp("profile-shop")
     settings = load_settings(store=str(root / "graph"), data_dir=root / "kg-data")
-    files = generate_shop(root / "shop", SHOP, seed=6)
     with open_store(settings) as store:
-        for data, mapping in [*files, review_files(root / "shop")]:
-            ingest_path(store, data, mapping=mapping)
-        reviews = ReadOptions(about_field="sku")
-        extract_path(
-            store, settings, root / "shop" / "reviews.jsonl", reviews, extractor=Extractor(settings, store)
-        )
+        ingest_reviewed_shop(store, settings, root / "shop", SHOP, seed=6)
         score_reviews(store, LexiconModel())
         yield settings, store
 

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from kg.config import Settings, load_settings
-from kg.datasets.synthetic_shop import ShopSize, generate_shop, review_files
+from kg.datasets.synthetic_shop import ShopSize, review_files
 from kg.errors import InputError
-from kg.extract import Extractor, ReadOptions, extract_path
 from kg.ingest import ingest_path
 from kg.store import GraphStore, open_store
 from kg.understand.corpus import fetch_corpus, load_corpus, split_corpus
 from kg.understand.reviews import clauses, score_reviews
 from kg.understand.sentiment import LexiconModel, VectorModel, binary_scores, load_model
 from tests.neo4j_server import empty_store_settings
+from tests.shop_graph import extract_reviews, ingest_reviewed_shop
 
 SHOP = ShopSize(users=25, items=30, purchases_per_user=3.0, views_per_user=5.0, reviews=18)
 AUTHORED = "MATCH (u:User)-[:WROTE]->(d:Document)-[:REVIEWS]->(i:Item) RETURN u.id AS user, d.id AS doc, i.id AS item ORDER BY doc"
@@ -31,14 +31,8 @@ def shop(
     """The same reviewed shop in each store (Neo4j skipped without a server)."""
     root = tmp_path_factory.mktemp("reviews-shop")
     settings = empty_store_settings(request.param, root)
-    files = generate_shop(root / "shop", SHOP, seed=4)
     with open_store(settings) as store:
-        for data, mapping in [*files, review_files(root / "shop")]:
-            ingest_path(store, data, mapping=mapping)
-        reviews = ReadOptions(about_field="sku")
-        extract_path(
-            store, settings, root / "shop" / "reviews.jsonl", reviews, extractor=Extractor(settings, store)
-        )
+        ingest_reviewed_shop(store, settings, root / "shop", SHOP, seed=4)
         yield settings, store, root / "shop"
 
 
@@ -51,13 +45,7 @@ def test_review_author_links_survive_reingest_and_extraction(shop) -> None:  # t
     names_before = store.query("MATCH (u:User) RETURN u.id AS id, u.name AS name ORDER BY id")
     data, mapping = review_files(folder)
     ingest_path(store, data, mapping=mapping)
-    extract_path(
-        store,
-        settings,
-        folder / "reviews.jsonl",
-        ReadOptions(about_field="sku"),
-        extractor=Extractor(settings, store),
-    )
+    extract_reviews(store, settings, folder)
     again = store.query(AUTHORED)
     pd.testing.assert_frame_equal(first, again)
     counts = store.counts()

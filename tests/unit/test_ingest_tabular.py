@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +14,7 @@ from kg.ingest import ingest_path
 from kg.ingest.problems import KEEP_AT_MOST
 from kg.render import ingest_table
 from kg.store import GraphStore
+from tests.helpers import RecordingProgress
 
 PRODUCTS_MAPPING = """
 [nodes]
@@ -36,22 +35,6 @@ from = { label = "User", column = "user" }
 to = { label = "Item", column = "sku" }
 properties = { count = "qty", timestamp = "ts" }
 """
-
-
-class RecordingProgress:
-    """A progress reporter that remembers its total and how far it was advanced."""
-
-    def __init__(self) -> None:
-        self.total: float | None = None
-        self.done = 0.0
-
-    @contextmanager
-    def task(self, description: str, total: float | None) -> Iterator[None]:
-        self.total, self.done = total, 0.0
-        yield
-
-    def advance(self, amount: float = 1) -> None:
-        self.done += amount
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
