@@ -50,10 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.measure import measure
 from embeddings.device import quiet_libraries, use_cpu_threads
-from embeddings.export import TripleSplits
 from embeddings.link_metrics import metrics_from_result
 from embeddings.recipes import resolve_recipe
 from embeddings.train import train_on_splits
+from embeddings.triples import TripleSplits
 
 DATASETS = ("nations", "kinships", "umls")
 MODELS = ("transe", "distmult", "complex")

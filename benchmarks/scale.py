@@ -6,7 +6,7 @@ the store's cache or an earlier stage's leftovers), each timed:
      batched upserts, so the shop is never held in memory as Python objects;
   2. export: every relationship streamed out of the store as triples into a Parquet file;
   3. train: one epoch of TransE on the exported triples through ``kg train``'s code path
-     (``embeddings.export.split_triples`` + ``embeddings.train.train_on_splits``) with a
+     (``embeddings.triples.split_triples`` + ``embeddings.train.train_on_splits``) with a
      1,000-triple test split and no validation. sLCWA with sampled negatives: the recipe's
      1-N scoring would score every row against ~600k entities, out of reach on two cores;
   4a. fit the recommender the way ``kg recommend`` does (``load_recommender``: matrix
@@ -244,8 +244,8 @@ def export_stage(workdir: Path) -> StageResult:
 def train_stage(workdir: Path, options: TrainOptions) -> StageResult:
     """Read the exported triples, hold out a small test split, train one epoch, evaluate."""
     from embeddings.device import quiet_libraries
-    from embeddings.export import split_triples
     from embeddings.train import train_on_splits
+    from embeddings.triples import split_triples
 
     with measure() as m, quiet_libraries():  # PyKEEN warns that the validation split is empty
         triples = pd.read_parquet(workdir / TRIPLES_FILE)

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from embeddings.cache import EnrichCache, content_key
-from embeddings.export import training_relations
 from embeddings.llm import PROMPT_VERSION, DescriptionBackend, build_prompt, make_backend
 from embeddings.text import NODE_TEXT, TEXT_EMBEDDING, encode_texts
+from embeddings.triples import training_relations
 from kg.config import Settings
 from kg.progress import ProgressReporter, SilentProgress
 from kg.store import GraphStore

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.artifact import ModelArtifactError, TrainedModel, verify_artifact
-from embeddings.export import export_triples, triples_fingerprint
+from embeddings.triples import export_triples, triples_fingerprint
 from kg.config import Settings
 from kg.errors import InputError, KGError, NotFoundError
 from kg.ids import is_folder_name

@@ -29,11 +29,11 @@ from pykeen.triples import TriplesFactory
 from embeddings.artifact import SAMPLE_TRIPLES, TrainedModel, build_model
 from embeddings.checkpoints import LCWALoop, SLCWALoop
 from embeddings.device import quiet_libraries, resolve_device, use_cpu_threads
-from embeddings.export import TripleSplits, split_triples, triples_fingerprint
 from embeddings.link_metrics import FocusedFilterEvaluator, metrics_from_result
 from embeddings.recipes import ModelRecipe, resolve_recipe
 from embeddings.regularization import batch_regularizer
 from embeddings.text_link import feature_matrix
+from embeddings.triples import TripleSplits, split_triples, triples_fingerprint
 from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
 

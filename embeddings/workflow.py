@@ -14,18 +14,18 @@ from typing import Any, Literal
 
 from embeddings.artifact import TrainedModel
 from embeddings.checkpoints import check_checkpoint, partial_path
-from embeddings.export import (
+from embeddings.link_metrics import holdout_metrics
+from embeddings.recipes import resolve_recipe
+from embeddings.runs import find_run_by_key, load_model, save_run
+from embeddings.text import text_features
+from embeddings.train import check_triples, train_on_splits
+from embeddings.triples import (
     check_holdout_mode,
     export_triples,
     holdout_interactions,
     split_triples,
     triples_fingerprint,
 )
-from embeddings.link_metrics import holdout_metrics
-from embeddings.recipes import resolve_recipe
-from embeddings.runs import find_run_by_key, load_model, save_run
-from embeddings.text import text_features
-from embeddings.train import check_triples, train_on_splits
 from embeddings.writeback import write_entity_embeddings
 from kg.config import Settings
 from kg.errors import InputError, NotFoundError

@@ -194,8 +194,8 @@ def _campaign(store: GraphStore, settings: Settings, shop_dir: Path, console: Co
     loaded with `kg ingest`, then `kg campaign report` and the feedback."""
     from kg.marketing.assignment import parse_arms
     from kg.marketing.campaigns import Campaign, create_campaign
+    from kg.marketing.copy_facts import segment_favourite
     from kg.marketing.events import write_event_files
-    from kg.marketing.facts import segment_favourite
     from kg.marketing.feedback import feed_back_outcomes
     from kg.marketing.report import campaign_report, print_report
     from kg.marketing.service import CopyRequest, write_copy

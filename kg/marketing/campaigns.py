@@ -20,9 +20,8 @@ from kg.config import Settings
 from kg.errors import InputError, NotFoundError
 from kg.ids import slugify
 from kg.marketing.assignment import ALLOCATIONS, Arm, ArmOutcomes, assign_arms
-from kg.marketing.consent import consenting_users
 from kg.marketing.prompts import channel as check_channel
-from kg.privacy.consent import consent_properties
+from kg.privacy.consent import consent_properties, consenting_users
 from kg.progress import ProgressReporter
 from kg.store.base import FROM_ID, TO_ID, GraphStore
 

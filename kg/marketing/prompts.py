@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kg.errors import InputError
-from kg.marketing.facts import ItemFacts
+from kg.marketing.copy_facts import ItemFacts
 
 PROMPT_VERSION = "copy-v1"
 SYSTEM_PROMPT = (

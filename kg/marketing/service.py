@@ -15,13 +15,12 @@ import pandas as pd
 from kg.config import Settings
 from kg.errors import InputError
 from kg.marketing.campaigns import campaign_targets, load_campaign
-from kg.marketing.consent import consenting_users
+from kg.marketing.copy_facts import ItemFacts, SegmentFacts, item_facts, segment_facts
 from kg.marketing.copywriter import CopyRun, Copywriter
 from kg.marketing.factcheck import FactChecker
-from kg.marketing.facts import ItemFacts, SegmentFacts, item_facts, segment_facts
 from kg.marketing.messages import MessageSlot, store_messages
 from kg.marketing.prompts import CopyBrief, channel, check_tone
-from kg.privacy.consent import consent_properties
+from kg.privacy.consent import consent_properties, consenting_users
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.explain import Explanation
 from kg.store.base import GraphStore

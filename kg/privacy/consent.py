@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kg.config import Settings
 from kg.errors import InputError
@@ -29,6 +29,17 @@ def refused_by(store: GraphStore, properties: Sequence[str], users: Sequence[str
         {"users": list(users)} if users is not None else {},
     )
     return set(found["id"].astype(str)) if not found.empty else set()
+
+
+def consenting_users(
+    store: GraphStore, users: Iterable[str], properties: Sequence[str]
+) -> tuple[list[str], int]:
+    """``users`` without those for whom any of ``properties`` is false (order kept), and
+    how many were left out: the one rule every path that selects people to contact
+    (audiences, campaigns, copy) applies, so the count it reports is the same everywhere."""
+    wanted = [str(u) for u in users]
+    excluded = refused_by(store, properties, wanted)
+    return [u for u in wanted if u not in excluded], len(excluded)
 
 
 def refused_users(store: GraphStore, settings: Settings) -> set[str]:

@@ -29,8 +29,8 @@ from kg.errors import InputError
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.ablation import ablation_table
 from kg.recommend.interactions import InteractionGraph, export_interactions
-from kg.recommend.metrics import ndcg_at_k, ranking_metrics, top_k
 from kg.recommend.model import Recommender, available_signals, fit_recommender, user_chunk
+from kg.recommend.ranking_metrics import ndcg_at_k, ranking_metrics, top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
 from kg.recommend.split import Protocol

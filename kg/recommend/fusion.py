@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from kg.recommend.metrics import ndcg_at_k, top_k
+from kg.recommend.ranking_metrics import ndcg_at_k, top_k
 
 WEIGHT_STEPS = (0.0, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0)
 MAX_ROUNDS = 8

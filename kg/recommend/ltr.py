@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from kg.recommend.fusion import fuse, learn_weights
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.metrics import ndcg_at_k, top_k
+from kg.recommend.ranking_metrics import ndcg_at_k, top_k
 from kg.recommend.tuning import TUNING_K, ValidationSet
 
 CANDIDATES = 50  # items per user the ranker re-orders (the linear fusion's best)

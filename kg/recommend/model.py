@@ -28,7 +28,7 @@ from kg.recommend.filters import ItemFilter
 from kg.recommend.fusion import fuse, learn_weights, standardize
 from kg.recommend.interactions import InteractionGraph
 from kg.recommend.ltr import LearnedRanker, chosen_ranker, fit_ranker
-from kg.recommend.metrics import top_k
+from kg.recommend.ranking_metrics import top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext
 from kg.recommend.threads import single_threaded

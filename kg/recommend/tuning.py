@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from kg.progress import ProgressReporter, SilentProgress
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.metrics import ndcg_at_k, top_k
+from kg.recommend.ranking_metrics import ndcg_at_k, top_k
 from kg.recommend.registry import make_scorer, scorer_class
 from kg.recommend.signals.base import Scorer, ScorerContext
 from kg.recommend.split import Protocol

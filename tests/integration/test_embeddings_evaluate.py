@@ -8,9 +8,9 @@ import torch
 from pykeen.datasets import Nations
 from pykeen.evaluation import RankBasedEvaluator
 
-from embeddings.export import TripleSplits
 from embeddings.link_metrics import FocusedFilterEvaluator, relevant_filter_triples
 from embeddings.train import train_on_splits
+from embeddings.triples import TripleSplits
 
 
 def test_only_triples_sharing_head_relation_or_relation_tail_are_kept() -> None:

@@ -14,10 +14,10 @@ from pykeen.nn.modules import TransEInteraction
 
 from embeddings.artifact import TrainedModel, build_model
 from embeddings.contractions import contracted
-from embeddings.export import TripleSplits
 from embeddings.recipes import resolve_recipe
 from embeddings.regularization import WeightedN3, cubed_moduli
 from embeddings.train import train_on_splits
+from embeddings.triples import TripleSplits
 from kg.errors import InputError
 
 QUICK = {"num_epochs": 8, "embedding_dim": 16, "eval_every": 4, "seed": 1}

@@ -11,10 +11,10 @@ import pytest
 from pykeen.datasets import Nations
 
 from embeddings.artifact import TrainedModel
-from embeddings.export import split_triples
 from embeddings.recipes import model_names, resolve_recipe
 from embeddings.text import encode_texts
 from embeddings.train import train_model, train_on_splits
+from embeddings.triples import split_triples
 from kg.errors import InputError, NotFoundError
 
 QUICK = {"num_epochs": 6, "embedding_dim": 16, "eval_every": 3}

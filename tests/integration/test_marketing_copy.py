@@ -15,9 +15,9 @@ from kg.datasets.synthetic_shop import ShopSize, generate_shop
 from kg.ingest import ingest_path
 from kg.marketing.assignment import parse_arms
 from kg.marketing.campaigns import Campaign, campaign_targets, create_campaign
+from kg.marketing.copy_facts import ItemFacts, item_facts
 from kg.marketing.copywriter import Copywriter, Draft
 from kg.marketing.factcheck import CONTRADICTION, UNKNOWN_ENTITY, FactChecker
-from kg.marketing.facts import ItemFacts, item_facts
 from kg.marketing.messages import MessageSlot, store_messages
 from kg.marketing.prompts import CHANNELS, TONES, CopyBrief, build_prompt
 from kg.marketing.service import CopyRequest, write_copy

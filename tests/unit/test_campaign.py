@@ -17,12 +17,12 @@ from kg.config import Settings, load_settings
 from kg.ingest import ingest_path
 from kg.marketing.assignment import Arm, ArmOutcomes, assign_arms, parse_arms
 from kg.marketing.campaigns import Campaign, assign_audience, campaign_targets
-from kg.marketing.consent import consenting_users
 from kg.marketing.events import write_event_files
 from kg.marketing.feedback import feed_back_outcomes
 from kg.marketing.report import NO_DIFFERENCE, NOT_YET, WINNER, campaign_report
 from kg.marketing.simulation import TrueResponse, simulate_outcomes, true_uplift
 from kg.marketing.stats import sample_size_per_arm, two_proportions
+from kg.privacy.consent import consenting_users
 from kg.store import GraphStore, open_store
 from kg.store.base import FROM_ID, TO_ID
 

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from kg.recommend.fusion import WEIGHT_STEPS, fuse, learn_weights, standardize
-from kg.recommend.metrics import ndcg_at_k, ranking_metrics, top_k
+from kg.recommend.ranking_metrics import ndcg_at_k, ranking_metrics, top_k
 from kg.recommend.split import split_per_user
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from embeddings.export import (
+from embeddings.triples import (
     DERIVED_RELATIONS,
     export_triples,
     holdout_interactions,
