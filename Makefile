@@ -24,7 +24,7 @@ test: $(BIN)/kg lint
 	bash tests/system-packages.sh
 	bash neo4j-local/start.sh
 	set -a; . ./.neo4j-local.env; set +a; \
-	KG_REQUIRE_NEO4J=1 $(BIN)/python -m pytest -q; status=$$?; \
+	KG_REQUIRE_NEO4J=1 $(BIN)/python -m pytest -q --durations=25; status=$$?; \
 	bash neo4j-local/stop.sh; exit $$status
 
 # The unit tier (tests/unit): in-process, no training runs, no `kg` processes, no live
