@@ -155,12 +155,14 @@ class Recommender:
         allowed: np.ndarray | None = None,
         *,
         explain: bool = True,
-    ) -> pd.DataFrame:
+    ) -> dict[str, list[Any]]:
         """Top-k items for one user (a graph row, or ``NO_USER`` for a visitor the graph
         does not know) from a given one-row history: `kg serve` folds in the events it
         received since the fit, so they count (and are excluded) before the next refit.
-        ``allowed`` is an :meth:`ItemFilter.allowed` mask the caller may keep."""
-        return self._top_items(np.array([user]), history, k or self.k, allowed, explain, exclude=history)
+        ``allowed`` is an :meth:`ItemFilter.allowed` mask the caller may keep. Columns of
+        plain values, not a frame: building a DataFrame per answer and reading it back
+        was a fifth of the time of an answer scored afresh."""
+        return self._top_columns(np.array([user]), history, k or self.k, allowed, explain, exclude=history)
 
     def similar_items(
         self,
@@ -188,6 +190,18 @@ class Recommender:
         *,
         exclude: sp.csr_matrix,
     ) -> pd.DataFrame:
+        return pd.DataFrame(self._top_columns(users, history, k, allowed, explain, exclude=exclude))
+
+    def _top_columns(
+        self,
+        users: np.ndarray,
+        history: sp.csr_matrix,
+        k: int,
+        allowed: np.ndarray | None,
+        explain: bool,
+        *,
+        exclude: sp.csr_matrix,
+    ) -> dict[str, list[Any]]:
         exclude = self._taken(users, exclude)
         with single_threaded(len(users) <= SMALL_BATCH):
             total, signals, is_cold = self.fused_scores(users, history)
@@ -215,11 +229,24 @@ class Recommender:
                         columns["reason"].append(found.reason)
                         columns["signal"].append(found.signal)
                         columns["cypher"].append(found.inline())
-        return pd.DataFrame(columns)
+        return columns
 
     def _taken(self, users: np.ndarray, extra: sp.csr_matrix) -> sp.csr_matrix:
         """``extra`` and everything each known user already took, dislikes included (they
-        are not in the positive history, and still must not be recommended again)."""
+        are not in the positive history, and still must not be recommended again). Callers
+        read only which entries are set: one user's (every served answer) is the union of
+        two index lists, without the sparse products' per-call overhead."""
+        if len(users) == 1:
+            seen = self.graph.seen
+            user = int(users[0])
+            items = extra.indices[extra.data != 0]
+            if user != NO_USER:
+                items = np.union1d(seen.indices[seen.indptr[user] : seen.indptr[user + 1]], items)
+            else:
+                items = np.unique(items)
+            return sp.csr_matrix(
+                (np.ones(len(items), np.float32), items, [0, len(items)]), shape=(1, self.graph.n_items)
+            )
         known = np.where(users == NO_USER, 0, users)
         seen = sp.diags((users != NO_USER).astype(np.float32)) @ self.graph.seen[known]
         taken = (seen + abs(extra)).tocsr()

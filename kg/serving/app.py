@@ -277,7 +277,7 @@ def render_recommendations(snapshot: Snapshot, user: UserHistory, answer: list[R
             known_user=user.known,
             cold_start=user.cold,
             events_folded=user.folded,
-            model=snapshot.recommender.name,
+            model=snapshot.model_name,
             items=[RecommendedItem(**row) for row in answer],
         )
         .model_dump_json()

@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from fastapi.testclient import TestClient
 
 from kg.config import Settings
 from kg.recommend.filters import ItemFilter
 from kg.recommend.model import Recommender
+from kg.recommend.signals.base import NO_USER
 from kg.serving.app import Server, build_server, create_app
 from kg.store import open_store
 from tests.serve_shop import READ_KEY, WRITE_KEY, serve_settings, shop_settings
@@ -325,3 +327,42 @@ def test_the_score_table_gives_the_answers_of_scoring_afresh(server: Server) -> 
     folded.data[:] = 2.0  # another history than the fitted one: scored, not read
     assert table._from_table(np.array([row]), folded) is None
     assert table._from_table(np.array([row]), plain.graph.matrix[row]) is not None
+
+
+def test_an_answer_with_events_folded_is_the_batch_paths_answer(server: Server) -> None:
+    """A served answer for a user with events since the fit takes one-user shortcuts (the
+    history and the items to exclude built from index lists, rows without a DataFrame):
+    it must be the answer of the general path, here scoring that user in a batch of two."""
+    from kg.serving.app import render_recommendations
+    from kg.serving.live import UserHistory, records
+
+    live = server.live
+    plain = live.snapshot.recommender
+    n_items = plain.graph.n_items
+    extra = sp.csr_matrix(([2.0, 0.0], ([0, 0], [1, 3])), shape=(1, n_items))  # one item, one explicit 0
+    for row in [0, 1, 2, NO_USER]:
+        fast = plain._taken(np.array([row]), extra)
+        general = plain._taken(np.array([row, 3]), sp.vstack([extra, extra]).tocsr())[0]
+        assert fast.indices.tolist() == sorted(general.indices) and 1 in fast.indices
+        assert (row == NO_USER) == (fast.nnz == 1)
+    users = ["U00011", "U00012", "U00013", "visitor-fast"]
+    live.fold([(u, "P00007") for u in users] + [("U00011", "P00009"), ("visitor-fast", "P00011")])
+    snapshot = live.snapshot
+    other = live.history(snapshot, "U00020")  # a second row: the multi-user path
+    for user_id in users:
+        user = live.history(snapshot, user_id)
+        graph = plain.graph
+        fitted = graph.matrix[user.row] if user.known else None
+        expected = {*(graph.item_ids[fitted.indices] if fitted is not None else []), "P00007"}
+        assert set(graph.item_ids[user.history.indices]) >= expected and set(user.history.data) == {1.0}
+        for item_filter, explain in ((None, True), (ItemFilter(max_price=60), False)):
+            body = live.recommend(user_id, 8, item_filter, explain=explain, render=render_recommendations)
+            rows = np.array([user.row, other.row])
+            batch = sp.vstack([user.history, other.history]).tocsr()
+            allowed = snapshot.allowed(item_filter)
+            frame = plain._top_items(rows, batch, 8, allowed, explain, exclude=batch)
+            mine = frame[frame["user"].isna() if not user.known else frame["user"] == user_id]
+            expected_body = render_recommendations(
+                snapshot, UserHistory(user_id, user.row, user.history, user.folded), records(mine)
+            )
+            assert body == expected_body and len(mine) > 0

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from kg.recommend.explain import PathEvidence
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.signals.base import Grid, Scorer, as_dense
+from kg.recommend.signals.base import Grid, Scorer, as_dense, row_scaled
 
 
 class SharedAttributes(Scorer):
@@ -38,7 +38,7 @@ class SharedAttributes(Scorer):
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         lengths = np.maximum(np.asarray(history.sum(axis=1)).ravel(), 1.0)
-        profile = sp.diags(1.0 / lengths) @ (history @ self.attributes)
+        profile = row_scaled(1.0 / lengths, history @ self.attributes)
         return as_dense(profile @ self.item_weights)
 
     def strongest_path(

@@ -106,3 +106,21 @@ def as_dense(scores: np.ndarray | sp.spmatrix) -> np.ndarray:
     if sp.issparse(scores):
         return scores.toarray().astype(np.float32, copy=False)
     return np.asarray(scores, dtype=np.float32)
+
+
+def row_scaled(scale: np.ndarray, matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``sp.diags(scale) @ matrix``, bit for bit, without the sparse product's per-call
+    overhead (it builds, converts and checks four matrices: a tenth of one user's scoring
+    time). The same products, zeros dropped, and each row's entries in the order the
+    product leaves them (reversed), so that sums over them later run in the same order."""
+    matrix = matrix.tocsr()
+    dtype = np.result_type(scale.dtype, matrix.dtype)
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    reversed_at = matrix.indptr[rows + 1] - 1 - (np.arange(matrix.nnz) - matrix.indptr[rows])
+    data = np.empty(matrix.nnz, dtype)
+    indices = np.empty_like(matrix.indices)
+    data[reversed_at] = scale.astype(dtype, copy=False)[rows] * matrix.data.astype(dtype, copy=False)
+    indices[reversed_at] = matrix.indices
+    kept = data != 0  # a row keeps its entries in place, so ``rows`` still names each one's row
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=matrix.shape[0]))])
+    return sp.csr_matrix((data[kept], indices[kept], indptr), shape=matrix.shape)

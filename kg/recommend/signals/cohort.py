@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from kg.recommend.explain import PathEvidence
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.signals.base import NO_USER, Grid, Scorer, as_dense
+from kg.recommend.signals.base import NO_USER, Grid, Scorer, as_dense, row_scaled
 
 
 class CohortAffinity(Scorer):
@@ -42,7 +42,7 @@ class CohortAffinity(Scorer):
     def _memberships(self, users: np.ndarray) -> sp.csr_matrix:
         known = np.where(users == NO_USER, 0, users)
         rows = self.user_cohorts[known]
-        return sp.diags((users != NO_USER).astype(np.float32)) @ rows
+        return row_scaled((users != NO_USER).astype(np.float32), rows)
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return as_dense(self._memberships(users) @ self.log_lift) + self.log_prior[None, :]
