@@ -30,7 +30,7 @@ from kg.recommend.interactions import InteractionGraph
 from kg.recommend.ltr import LearnedRanker, chosen_ranker, fit_ranker
 from kg.recommend.ranking_metrics import top_k
 from kg.recommend.registry import make_scorer, scorer_class
-from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext
+from kg.recommend.signals.base import NO_USER, Scorer, ScorerContext, known_rows
 from kg.recommend.threads import single_threaded
 from kg.recommend.tuning import TUNING_K, TunedScorer, ValidationSet, trial_count, tune, validation_set
 
@@ -144,7 +144,9 @@ class Recommender:
         for start in range(0, len(users), step):
             chunk = users[start : start + step]
             history = self._history(chunk)
-            yield self._top_items(chunk, history, k or self.k, allowed, explain, exclude=history)
+            yield pd.DataFrame(
+                self._top_columns(chunk, history, k or self.k, allowed, explain, exclude=history)
+            )
             progress.advance(len(chunk))
 
     def recommend_history(
@@ -177,20 +179,10 @@ class Recommender:
         item = self.graph.item_index(item_id)
         seed = sp.csr_matrix((np.ones(1, np.float32), ([0], [item])), shape=(1, self.graph.n_items))
         allowed = item_filter.allowed(self.graph) if item_filter else None
-        frame = self._top_items(np.array([NO_USER]), seed, k or self.k, allowed, explain, exclude=seed)
+        frame = pd.DataFrame(
+            self._top_columns(np.array([NO_USER]), seed, k or self.k, allowed, explain, exclude=seed)
+        )
         return frame.drop(columns=["user"])
-
-    def _top_items(
-        self,
-        users: np.ndarray,
-        history: sp.csr_matrix,
-        k: int,
-        allowed: np.ndarray | None,
-        explain: bool,
-        *,
-        exclude: sp.csr_matrix,
-    ) -> pd.DataFrame:
-        return pd.DataFrame(self._top_columns(users, history, k, allowed, explain, exclude=exclude))
 
     def _top_columns(
         self,
@@ -247,9 +239,7 @@ class Recommender:
             return sp.csr_matrix(
                 (np.ones(len(items), np.float32), items, [0, len(items)]), shape=(1, self.graph.n_items)
             )
-        known = np.where(users == NO_USER, 0, users)
-        seen = sp.diags((users != NO_USER).astype(np.float32)) @ self.graph.seen[known]
-        taken = (seen + abs(extra)).tocsr()
+        taken = (known_rows(self.graph.seen, users) + abs(extra)).tocsr()
         taken.eliminate_zeros()
         return taken
 

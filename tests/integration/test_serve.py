@@ -360,7 +360,7 @@ def test_an_answer_with_events_folded_is_the_batch_paths_answer(server: Server) 
             rows = np.array([user.row, other.row])
             batch = sp.vstack([user.history, other.history]).tocsr()
             allowed = snapshot.allowed(item_filter)
-            frame = plain._top_items(rows, batch, 8, allowed, explain, exclude=batch)
+            frame = pd.DataFrame(plain._top_columns(rows, batch, 8, allowed, explain, exclude=batch))
             mine = frame[frame["user"].isna() if not user.known else frame["user"] == user_id]
             expected_body = render_recommendations(
                 snapshot, UserHistory(user_id, user.row, user.history, user.folded), records(mine)

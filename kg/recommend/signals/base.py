@@ -124,3 +124,10 @@ def row_scaled(scale: np.ndarray, matrix: sp.csr_matrix) -> sp.csr_matrix:
     kept = data != 0  # a row keeps its entries in place, so ``rows`` still names each one's row
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=matrix.shape[0]))])
     return sp.csr_matrix((data[kept], indices[kept], indptr), shape=matrix.shape)
+
+
+def known_rows(matrix: sp.csr_matrix, users: np.ndarray) -> sp.csr_matrix:
+    """Each user's row of a per-user ``matrix``, and an empty row for ``NO_USER`` (a
+    visitor has no cohort, no dislikes, nothing seen)."""
+    known = np.where(users == NO_USER, 0, users)
+    return row_scaled((users != NO_USER).astype(np.float32), matrix[known])

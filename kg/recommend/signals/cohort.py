@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from kg.recommend.explain import PathEvidence
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.signals.base import NO_USER, Grid, Scorer, as_dense, row_scaled
+from kg.recommend.signals.base import Grid, Scorer, as_dense, known_rows
 
 
 class CohortAffinity(Scorer):
@@ -40,9 +40,7 @@ class CohortAffinity(Scorer):
         self.user_cohorts = graph.user_cohorts.tocsr()
 
     def _memberships(self, users: np.ndarray) -> sp.csr_matrix:
-        known = np.where(users == NO_USER, 0, users)
-        rows = self.user_cohorts[known]
-        return row_scaled((users != NO_USER).astype(np.float32), rows)
+        return known_rows(self.user_cohorts, users)
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return as_dense(self._memberships(users) @ self.log_lift) + self.log_prior[None, :]

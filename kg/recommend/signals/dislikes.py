@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kg.recommend.interactions import InteractionGraph
-from kg.recommend.signals.base import NO_USER, Grid, Scorer, as_dense
+from kg.recommend.signals.base import Grid, Scorer, as_dense, known_rows
 from kg.recommend.signals.cointeraction import column_norms, item_item_weights
 
 
@@ -56,6 +56,4 @@ class Dislikes(Scorer):
         )
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        known = np.where(users == NO_USER, 0, users)
-        rows = sp.diags((users != NO_USER).astype(np.float32)) @ self.negatives[known]
-        return -as_dense(rows @ self.weights)
+        return -as_dense(known_rows(self.negatives, users) @ self.weights)
