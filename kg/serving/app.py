@@ -167,7 +167,7 @@ def create_app(server: Server) -> FastAPI:
         return SimilarItems(
             item=item_id,
             name=graph.item_name(graph.item_index(item_id)),
-            model=snapshot.recommender.name,
+            model=snapshot.model_name,
             items=[RecommendedItem(**row) for row in records(frame)],
         )
 
@@ -190,7 +190,7 @@ def create_app(server: Server) -> FastAPI:
         target = f"Item:{item}" if item is not None else str(tag)
         snapshot, description, frame = await compute.run(live.audience, target, segment, k, explain=explain)
         members = [AudienceMember(**row) for row in records(frame)]
-        return Audience(target=description, segment=segment, model=snapshot.recommender.name, users=members)
+        return Audience(target=description, segment=segment, model=snapshot.model_name, users=members)
 
     @app.get("/explain/{user_id}/{item_id}", dependencies=read, response_model=ExplanationResponse)
     async def explain(
@@ -233,7 +233,7 @@ def create_app(server: Server) -> FastAPI:
         snapshot = live.snapshot
         return Health(
             status="ok",
-            model=snapshot.recommender.name,
+            model=snapshot.model_name,
             model_created_at=snapshot.recommender.created_at,
             model_age_s=round(live.age_s, 3),
             users=snapshot.recommender.graph.n_users,
