@@ -114,9 +114,26 @@ def extract_preview(
 def extract_train(
     data: Annotated[Path, typer.Option("--data", help="Training data in the CoNLL04 JSON format.")],
     dev: Annotated[
-        Optional[Path], typer.Option(help="Labelled data to watch per epoch (not used for selection).")
+        Optional[Path],
+        typer.Option(help="Labelled data scored per epoch; the best epoch on it is the one kept."),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 25,
+    final: Annotated[
+        bool,
+        typer.Option(
+            "--final",
+            help="Choose the epoch count on --dev, then retrain on train+dev for that many epochs "
+            "and save that model (the SpERT protocol for test figures).",
+        ),
+    ] = False,
+    fine_tune: Annotated[
+        bool,
+        typer.Option(
+            "--fine-tune/--frozen",
+            help="Fine-tune the encoder with the heads (saved in the run folder), or keep it frozen "
+            "(faster, less accurate).",
+        ),
+    ] = True,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the most, with --dev).")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int, typer.Option(min=1, help="Torch CPU threads.")] = 1,
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default: joint-<timestamp>).")] = None,
@@ -132,15 +149,26 @@ def extract_train(
             if record.dev_entity_f1 is not None
             else ""
         )
-        console.print(f"epoch {record.epoch:>3}  loss {record.loss:.4f}  {record.seconds:.1f}s{dev_part}")
+        phase = " (train+dev)" if record.phase == "final" else ""
+        console.print(
+            f"epoch {record.epoch:>3}{phase}  loss {record.loss:.4f}  {record.seconds:.1f}s{dev_part}"
+        )
 
-    options = TrainingOptions(epochs=epochs, seed=seed, threads=threads)
+    options = TrainingOptions(epochs=epochs, seed=seed, threads=threads, fine_tune=fine_tune)
     with rich_progress(err_console) as progress:
         result = train_from_file(
-            state.settings(), data, options, dev=dev, progress=progress, on_epoch=show, run_name=name
+            state.settings(),
+            data,
+            options,
+            dev=dev,
+            final=final,
+            progress=progress,
+            on_epoch=show,
+            run_name=name,
         )
+    best = f", best epoch on dev {result.best_epoch}" if result.best_epoch else ""
     console.print(
-        f"[green]Saved[/] {result.run_dir} ({result.seconds:.0f}s). Evaluate: kg extract eval --data FILE"
+        f"[green]Saved[/] {result.run_dir} ({result.seconds:.0f}s{best}). Evaluate: kg extract eval --data FILE"
     )
 
 

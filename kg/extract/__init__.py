@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kg.config import Settings
+from kg.errors import InputError
 from kg.extract.conll04 import read_conll04
 from kg.extract.documents import ReadOptions, documents_from_graph, read_documents
 from kg.extract.extraction_metrics import EvaluationReport
@@ -28,6 +29,7 @@ from kg.extract.training import (
     evaluate_predictions,
     latest_run,
     train_extractor,
+    train_final,
 )
 from kg.ingest.problems import ProblemLog
 from kg.ingest.sources import count_lines
@@ -167,13 +169,22 @@ def train_from_file(
     options: TrainingOptions,
     *,
     dev: Path | None = None,
+    final: bool = False,
     progress: ProgressReporter | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     run_name: str | None = None,
 ) -> TrainingResult:
-    """Train the joint extractor on a CoNLL04-format file and save it as a new run."""
+    """Train the joint extractor on a CoNLL04-format file and save it as a new run; with
+    ``final``, choose the epochs on ``dev`` and save a model retrained on train+dev."""
     train = read_conll04(data)
     dev_sentences = read_conll04(dev) if dev else None
+    if final:
+        if dev_sentences is None:
+            raise InputError("--final needs --dev: the epoch count is chosen on it.")
+        return train_final(
+            train, dev_sentences, extraction_models_dir(settings), options, progress=progress,
+            on_epoch=on_epoch, run_name=run_name,
+        )  # fmt: skip
     return train_extractor(
         train, extraction_models_dir(settings), options, dev=dev_sentences, progress=progress,
         on_epoch=on_epoch, run_name=run_name,

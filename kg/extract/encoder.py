@@ -1,9 +1,11 @@
 """Contextual word vectors from a local transformer encoder (offline MiniLM by default).
 
-The encoder is frozen: every sentence is encoded once, all hidden layers kept, and the
-extraction model learns how to mix them (a scalar mix, as in ELMo and the BERT
-feature-based NER results). That keeps training to minutes on two CPU cores, because
-no gradient ever flows through the transformer.
+All hidden layers are kept and the extraction model learns how to mix them (a scalar
+mix, as in ELMo and the BERT feature-based NER results). Two ways to use it:
+
+* frozen (:meth:`WordEncoder.encode`): every sentence is encoded once, no gradient;
+* fine-tuned (:meth:`WordEncoder.encode_trainable`): the gradient flows through the
+  transformer, and the tuned weights are saved with the run (:meth:`WordEncoder.save`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class WordEncoder:
         if not self.tokenizer.is_fast:
             raise ConfigError(f"Encoder {name!r} needs a fast tokenizer (tokenizer.json).")
         self.model = AutoModel.from_pretrained(str(path), output_hidden_states=True).eval()
+        self._piece_counts: dict[str, int] = {}
         self.layers = self.model.config.num_hidden_layers + 1
         self.dim = self.model.config.hidden_size
 
@@ -78,7 +81,32 @@ class WordEncoder:
             progress.advance(len(chunk))
         return [t if t is not None else torch.zeros(0, self.layers, self.dim) for t in out]
 
-    def _encode_batch(self, sentences: list[Sequence[str]]) -> list[torch.Tensor]:
+    def encode_trainable(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        """Like :meth:`encode` for one batch, but float32 and with the gradient kept, so
+        the caller can fine-tune ``self.model`` (put it in train mode first)."""
+        return self._encode_batch(list(sentences), half=False)
+
+    def trainable(self, top_layers: int) -> list[torch.nn.Parameter]:
+        """Unfreeze only the top ``top_layers`` transformer layers and return their weights.
+
+        On two CPU cores a full backward pass through MiniLM costs ~4x its forward pass;
+        the lower layers and the embeddings stay frozen (and build no autograd graph), so
+        tuning the top layers costs a fraction of that and keeps training within minutes.
+        """
+        layers = self.model.encoder.layer
+        keep = max(0, min(top_layers, len(layers)))
+        self.model.requires_grad_(False)
+        tuned = list(layers)[len(layers) - keep :]
+        for layer in tuned:
+            layer.requires_grad_(True)
+        return [p for layer in tuned for p in layer.parameters()]
+
+    def save(self, folder: Path) -> None:
+        """Write the (fine-tuned) weights and the tokenizer, loadable as ``WordEncoder(folder)``."""
+        self.model.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))
+
+    def _encode_batch(self, sentences: list[Sequence[str]], *, half: bool = True) -> list[torch.Tensor]:
         windows: list[list[str]] = []
         owners: list[int] = []
         for number, words in enumerate(sentences):
@@ -93,8 +121,9 @@ class WordEncoder:
             for row, (window, owner) in enumerate(zip(windows, owners, strict=True)):
                 if window:
                     pieces[owner].append(_pool_words(hidden[row], batch.word_ids(row), len(window)))
+        dtype = torch.half if half else torch.float
         return [
-            torch.cat(parts).half() if parts else torch.zeros(0, self.layers, self.dim, dtype=torch.half)
+            torch.cat(parts).to(dtype) if parts else torch.zeros(0, self.layers, self.dim, dtype=dtype)
             for parts in pieces
         ]
 
@@ -102,7 +131,7 @@ class WordEncoder:
         """Split a sentence into runs of words whose pieces fit the encoder window."""
         if not words:
             return [[]]
-        counts = [max(1, len(self.tokenizer.tokenize(w))) for w in words]
+        counts = [self._pieces(w) for w in words]
         windows, current, used = [], [], 0
         for word, count in zip(words, counts, strict=True):
             if current and used + count > _MAX_PIECES:
@@ -112,6 +141,15 @@ class WordEncoder:
             used += count
         windows.append(current)
         return windows
+
+    def _pieces(self, word: str) -> int:
+        """How many pieces ``word`` takes (cached: training asks for the same words every epoch)."""
+        count = self._piece_counts.get(word)
+        if count is None:
+            count = max(1, len(self.tokenizer.tokenize(word)))
+            if len(self._piece_counts) < 200_000:
+                self._piece_counts[word] = count
+        return count
 
 
 def _pool_words(hidden: torch.Tensor, word_ids: list[int | None], n_words: int) -> torch.Tensor:

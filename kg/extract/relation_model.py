@@ -1,6 +1,6 @@
 """A joint entity and relation extractor trained on labelled sentences (CoNLL04 format).
 
-Architecture (SpERT-like heads over a frozen encoder, sized for CPUs):
+Architecture (SpERT-like heads over a frozen or fine-tuned encoder, sized for CPUs):
 
 * word vectors: a learned scalar mix of all encoder layers, plus a word-shape embedding
   (the offline MiniLM is uncased, so capitalisation must come from somewhere);
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
 from kg.extract.conll04 import LabelledRelation, LabelledSentence, Span, spans_from_tags
 
@@ -290,18 +290,18 @@ def predict_sentences(
 class Batch:
     """Padded tensors of a batch of sentences."""
 
-    layers: torch.Tensor  # (B, words, L, dim) float16
+    layers: torch.Tensor  # (B, words, L, dim): float16 frozen, float32 while fine-tuning
     shapes: torch.Tensor  # (B, words)
     lengths: torch.Tensor  # (B,)
 
 
 def collate(encoded: list[torch.Tensor], tokens: list[list[str]]) -> Batch:
+    """Pad a batch; differentiable in ``encoded``, so it serves fine-tuning as well."""
     lengths = torch.tensor([max(1, len(words)) for words in tokens])
     width = int(lengths.max())
-    layers_shape = encoded[0].shape[1:]
-    layers = torch.zeros(len(tokens), width, *layers_shape, dtype=encoded[0].dtype)
+    layers = pad_sequence([v[: len(w)] for v, w in zip(encoded, tokens, strict=True)], batch_first=True)
+    layers = nn.functional.pad(layers, (0, 0, 0, 0, 0, width - layers.shape[1]))
     shapes = torch.zeros(len(tokens), width, dtype=torch.long)
-    for row, (vectors, words) in enumerate(zip(encoded, tokens, strict=True)):
-        layers[row, : len(words)] = vectors[: len(words)]
+    for row, words in enumerate(tokens):
         shapes[row, : len(words)] = torch.tensor([word_shape(w) for w in words], dtype=torch.long)
     return Batch(layers, shapes, lengths)

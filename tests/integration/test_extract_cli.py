@@ -50,6 +50,7 @@ def test_extract_errors_are_one_clear_line(tmp_path: Path) -> None:
     data.write_text('[{"tokens": ["Ann"], "tags": ["U-Peop"], "relations": []}]', encoding="utf-8")
     assert_clean_error(kg("extract", "eval", "--data", str(data), env=env), "kg extract train")
     assert_clean_error(kg("extract", "run", env=env), "PATH or --from-graph")
+    assert_clean_error(kg("extract", "train", "--data", str(data), "--final", env=env), "--final needs --dev")
 
 
 def test_run_summary_prints_schema_hints_verbatim(tmp_path: Path) -> None:

@@ -23,13 +23,14 @@ SLICE = 48
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list, object]]:
-    """A model trained for a few epochs on a small slice of the CoNLL04 train split."""
+    """A model trained for a few epochs on a small slice of the CoNLL04 train split
+    (frozen encoder; fine-tuning is tested with a tiny encoder in test_extract_finetune)."""
     sentences = read_conll04(require(CONLL04 / "conll04_train.json"))[:SLICE]
     root = tmp_path_factory.mktemp("extract-model")
     result = train_extractor(
         sentences,
         root / "extract-models",
-        TrainingOptions(epochs=14, batch_size=8, learning_rate=3e-3, seed=5),
+        TrainingOptions(epochs=14, batch_size=8, learning_rate=3e-3, seed=5, fine_tune=False),
     )
     yield root, sentences, result
 
