@@ -9,12 +9,13 @@ is downloaded), all in one process:
     cluster of 2 worker processes (``kg/extract/distributed.py``);
   * ``run_extraction`` into a fresh embedded store (everything above plus the writes);
   * the same run again, where every document is unchanged and skipped;
-  * with the trained joint model, if one exists (``--model DIR`` or the newest run).
+  * with the trained joint model, if one exists (``--model DIR`` or the newest run);
+    ``--model`` may be given more than once (a frozen run beside a fine-tuned one).
 
 Wall-clock rates depend on what else the shared cores run; docs per CPU-second (this
 process's CPU time) is the steadier figure. n_process=2 workers' CPU is not counted.
 
-Usage: python benchmarks/extract.py [--items 2000] [--reviews 1000] [--model DIR]
+Usage: python benchmarks/extract.py [--items 2000] [--reviews 1000] [--model DIR ...]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kg.extract.distributed import cluster_extractor, dask_client
 from kg.extract.documents import ReadOptions, documents_from_graph, read_documents
 from kg.extract.nlp import load_nlp
 from kg.extract.pipeline import run_extraction
+from kg.extract.training import ENCODER_DIR
 from kg.ingest import ingest_path
 from kg.ingest.problems import ProblemLog
 from kg.store import open_store
@@ -56,7 +58,13 @@ def main() -> None:
     )
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--reviews", type=int, default=1000)
-    parser.add_argument("--model", type=Path, default=None, help="trained extraction model folder")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        action="append",
+        default=None,
+        help="trained extraction model folder (repeatable)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -115,21 +123,23 @@ def main() -> None:
                 f"  ({again.unchanged:,} skipped, {sum(again.created.values())} created)"
             )
 
-            model = find_model(settings, args.model) if args.model else _newest_model()
-            if model is not None:
+            models = [find_model(settings, d) for d in args.model] if args.model else [_newest_model()]
+            for model in models:
+                if model is None:
+                    print("(no trained joint model found: `kg extract train --data ...` to include it)")
+                    continue
+                tuned = "fine-tuned" if (model.run_dir / ENCODER_DIR).is_dir() else "frozen"
                 with_model = Extractor(settings, store, model)
                 sample = documents[: min(len(documents), 600)]
                 with measure() as m:
                     facts = list(with_model.extract(sample))
                 line(
-                    f"pipeline + joint model ({model.run_dir.name})",
+                    f"pipeline + joint model ({tuned}, {model.run_dir.name})",
                     len(facts),
                     sum(f.tokens for f in facts),
                     m,
                     baseline,
                 )
-            else:
-                print("(no trained joint model found: `kg extract train --data ...` to include it)")
 
 
 def _newest_model():  # type: ignore[no-untyped-def]

@@ -133,7 +133,12 @@ def extract_train(
             "(faster, less accurate).",
         ),
     ] = True,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs (the most, with --dev).")] = 12,
+    epochs: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1, help="Training epochs (the most, with --dev). [default: 12 fine-tuned, 25 frozen]"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int, typer.Option(min=1, help="Torch CPU threads.")] = 1,
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default: joint-<timestamp>).")] = None,
@@ -154,7 +159,7 @@ def extract_train(
             f"epoch {record.epoch:>3}{phase}  loss {record.loss:.4f}  {record.seconds:.1f}s{dev_part}"
         )
 
-    options = TrainingOptions(epochs=epochs, seed=seed, threads=threads, fine_tune=fine_tune)
+    options = TrainingOptions.for_mode(fine_tune, epochs=epochs, seed=seed, threads=threads)
     with rich_progress(err_console) as progress:
         result = train_from_file(
             state.settings(),
