@@ -21,6 +21,7 @@ from kg.extract.training import (
     ENCODER_DIR,
     ExtractionModel,
     TrainingOptions,
+    bucketed_batches,
     train_extractor,
     train_final,
     warmup_then_linear,
@@ -126,3 +127,12 @@ def test_learning_rate_warms_up_then_decays_to_zero() -> None:
     factor = warmup_then_linear(100, 0.1)
     assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
     assert factor(55) == pytest.approx(0.5) and factor(100) == 0.0
+
+
+def test_length_bucketed_batches_cover_every_sentence_once() -> None:
+    sentences = [LabelledSentence(["w"] * (1 + (7 * i) % 40), [], []) for i in range(100)]
+    batches = bucketed_batches(sentences, 8, pool=50)
+    assert sorted(i for batch in batches for i in batch) == list(range(100))
+    assert all(len(batch) <= 8 for batch in batches)
+    spread = max(len(sentences[b[-1]].tokens) - len(sentences[b[0]].tokens) for b in batches)
+    assert spread < 10  # sorted within the pool: neighbours in a batch have similar lengths
