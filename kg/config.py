@@ -225,12 +225,17 @@ class RecommendSettings(BaseModel):
         default=20_000, gt=0, description="Above it, item-item models keep top neighbours only."
     )
     kge_model: str = Field(
-        default="distmult", description="KGE model `kg evaluate` trains in memory on its splits."
+        default="complex", description="KGE model `kg evaluate` trains in memory on its splits."
     )
     kge_epochs: int = Field(
         default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation)."
     )
-    kge_dim: int = Field(default=64, gt=0, description="Embedding size of the in-memory KGE fits.")
+    kge_dim: int = Field(default=128, gt=0, description="Embedding size of the in-memory KGE fits.")
+    kge_regularizer_weight: float = Field(
+        default=0.02,
+        gt=0,
+        description="N3 weight of the in-memory KGE fits, for models whose recipe has a regulariser (complex).",
+    )
     relevant: Literal["all", "liked"] = Field(
         default="all",
         description="What a held-out interaction must be to count as a hit in tuning and `kg evaluate`: "

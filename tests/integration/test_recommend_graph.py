@@ -332,6 +332,18 @@ def test_link_prediction_learns_the_interactions_and_fuses(recommender: Recommen
     assert len(fused.recommend("U00004", 5)) == 5
 
 
+def test_the_n3_weight_reaches_only_recipes_that_regularise(recommender: Recommender) -> None:
+    """`recommend.kge_regularizer_weight` tunes ComplEx's N3 penalty; DistMult has none, and
+    the same setting must not turn its fit into a recipe error."""
+    for model, expected in (("complex", 0.05), ("distmult", 0.0)):
+        kge = LinkPrediction(
+            ScorerContext(kge_model=model, kge_epochs=2, kge_dim=8, kge_regularizer_weight=0.05)
+        )
+        kge.fit(recommender.graph)
+        assert kge.trained.recipe.regularizer_weight == expected
+        assert kge.trained.recipe.embedding_dim == 8 and kge.trained.recipe.num_epochs == 2
+
+
 # ---------------------------------------------------------------------- Neo4j write-back
 @pytest.fixture(scope="module")
 def neo4j_shop(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, str]]:

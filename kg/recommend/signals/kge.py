@@ -57,6 +57,18 @@ def graph_triples(graph: InteractionGraph) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def fit_overrides(context: Any) -> dict[str, Any]:
+    """The recipe settings an in-memory fit changes. The N3 weight goes only to recipes
+    that regularise (ComplEx's): DistMult's has no regulariser, and a weight without one
+    is a recipe error."""
+    from embeddings.recipes import resolve_recipe
+
+    overrides: dict[str, Any] = {"num_epochs": context.kge_epochs, "embedding_dim": context.kge_dim}
+    if resolve_recipe(context.kge_model).regularizer != "none":
+        overrides["regularizer_weight"] = context.kge_regularizer_weight
+    return overrides
+
+
 class LinkPrediction(Scorer):
     name = "kge"
     description = "link prediction: knowledge-graph embedding score of (user, interaction, item)"
@@ -91,8 +103,7 @@ class LinkPrediction(Scorer):
                 self.context.kge_model,
                 seed=self.context.seed,
                 ratios=KGE_SPLIT,
-                num_epochs=self.context.kge_epochs,
-                embedding_dim=self.context.kge_dim,
+                **fit_overrides(self.context),
             )
         self._attach(graph)
 
