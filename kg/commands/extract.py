@@ -136,7 +136,7 @@ def extract_train(
     epochs: Annotated[
         Optional[int],
         typer.Option(
-            min=1, help="Training epochs (the most, with --dev). [default: 12 fine-tuned, 25 frozen]"
+            min=1, help="Training epochs (the most, with --dev). [default: 14 fine-tuned, 25 frozen]"
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
