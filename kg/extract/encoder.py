@@ -89,9 +89,10 @@ class WordEncoder:
     def trainable(self, top_layers: int) -> list[torch.nn.Parameter]:
         """Unfreeze only the top ``top_layers`` transformer layers and return their weights.
 
-        On two CPU cores a full backward pass through MiniLM costs ~4x its forward pass;
-        the lower layers and the embeddings stay frozen (and build no autograd graph), so
-        tuning the top layers costs a fraction of that and keeps training within minutes.
+        The embeddings always stay frozen, and layers below the top ``top_layers`` too
+        (they build no autograd graph): on two CPU cores a backward pass costs several
+        times the forward one. The default (``TrainingOptions.tune_layers`` = 6) tunes
+        every layer of the six-layer MiniLM.
         """
         layers = self.model.encoder.layer
         keep = max(0, min(top_layers, len(layers)))

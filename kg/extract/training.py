@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,8 +141,27 @@ class ExtractionModel:
         network = JointExtractor(config)
         network.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
         network.eval()
-        tuned = run_dir / ENCODER_DIR
-        return cls(network, WordEncoder(str(tuned) if tuned.is_dir() else config.encoder), run_dir)
+        return cls(network, _saved_encoder(run_dir, saved, config.encoder), run_dir)
+
+
+def _saved_encoder(run_dir: Path, saved: dict[str, Any], base: str) -> WordEncoder:
+    """The run's tuned encoder, or the base one for a frozen run. A fine-tuned run whose
+    ``encoder/`` is missing or unreadable is refused: its heads under the base encoder
+    would load and quietly extract worse."""
+    tuned = run_dir / ENCODER_DIR
+    if not saved.get("training", {}).get("fine_tune", False):
+        return WordEncoder(base)
+    if not tuned.is_dir():
+        raise NotFoundError(
+            f"{run_dir} was fine-tuned but its {ENCODER_DIR}/ folder is missing; copy the whole "
+            "run folder, or train again with `kg extract train`."
+        )
+    try:
+        return WordEncoder(str(tuned))
+    except (OSError, ValueError) as exc:
+        raise NotFoundError(
+            f"{tuned} is not a readable encoder ({exc}); train again with `kg extract train`."
+        ) from exc
 
 
 def latest_run(models_root: Path) -> Path:
@@ -479,6 +499,8 @@ def bucketed_batches(sentences: list[LabelledSentence], batch_size: int, pool: i
     Less padding means less encoder work, which is most of a fine-tuning step."""
     order = list(range(len(sentences)))
     random.shuffle(order)
+    if pool == 1:  # the frozen path's batches, as its documented figures were measured
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     batches = []
     for lo in range(0, len(order), pool * batch_size):
         group = sorted(order[lo : lo + pool * batch_size], key=lambda i: len(sentences[i].tokens))

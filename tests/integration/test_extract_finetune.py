@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from kg.errors import NotFoundError
 from kg.extract.conll04 import LabelledRelation, LabelledSentence, Span
 from kg.extract.encoder import WordEncoder
 from kg.extract.extraction_metrics import evaluate
@@ -96,6 +97,22 @@ def test_a_reloaded_fine_tuned_model_predicts_the_same(tiny_encoder: Path, tmp_p
     assert [p.sentence.entities for p in a] == [p.sentence.entities for p in b]
     assert [p.sentence.relations for p in a] == [p.sentence.relations for p in b]
     assert [p.entity_confidence for p in a] == [p.entity_confidence for p in b]
+
+
+def test_a_fine_tuned_run_without_its_encoder_is_refused(tiny_encoder: Path, tmp_path: Path) -> None:
+    """Its heads under the base encoder would load and quietly extract worse."""
+    import shutil
+
+    result = train_extractor(
+        toy_sentences(PEOPLE, ORGS), tmp_path / "models", options(tiny_encoder, epochs=1)
+    )
+    tuned = result.run_dir / ENCODER_DIR
+    (tuned / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(NotFoundError, match="not a readable encoder"):
+        ExtractionModel.load(result.run_dir)
+    shutil.rmtree(tuned)
+    with pytest.raises(NotFoundError, match="was fine-tuned but its encoder/ folder is missing"):
+        ExtractionModel.load(result.run_dir)
 
 
 def test_frozen_runs_save_no_encoder(tiny_encoder: Path, tmp_path: Path) -> None:
