@@ -271,12 +271,12 @@ def train_final(
     started = time.perf_counter()
     progress = progress or SilentProgress()
     with torch_threads(options.threads):
-        selection = _fit(train, dev, options, progress, on_epoch)
-        assert selection.result.best_epoch is not None
-        final_options = replace(options, epochs=selection.result.best_epoch)
+        chosen = _fit(train, dev, options, progress, on_epoch).result  # its model is dropped here
+        assert chosen.best_epoch is not None
+        final_options = replace(options, epochs=chosen.best_epoch)
         final = _fit(train + dev, None, final_options, progress, on_epoch, phase="final")
-        final.result.history = selection.result.history + final.result.history
-        final.result.best_epoch = selection.result.best_epoch
+        final.result.history = chosen.history + final.result.history
+        final.result.best_epoch = chosen.best_epoch
         final.result.seconds = time.perf_counter() - started
         final.result.run_dir = save_run(
             final, models_root, final_options, train_size=len(train) + len(dev), run_name=run_name
