@@ -295,7 +295,6 @@ def check_run_name(run_name: str | None) -> None:
 class _Fitted:
     network: JointExtractor
     encoder: WordEncoder
-    fine_tuned: bool
     result: TrainingResult
 
 
@@ -403,7 +402,7 @@ def _fit(
     total_steps = max(1, options.epochs * ((len(train) + options.batch_size - 1) // options.batch_size))
     scheduler = features.schedule(optimizer, total_steps, options.warmup)
     result = TrainingResult(run_dir=Path())
-    best: tuple[tuple[float, float], int, dict, dict] | None = None
+    best: tuple[tuple[float, float], int, dict[str, torch.Tensor], list[torch.Tensor]] | None = None
     with progress.task("Training" if phase == "train" else "Retraining on train+dev", options.epochs):
         for epoch in range(1, options.epochs + 1):
             epoch_started = time.perf_counter()
@@ -414,22 +413,30 @@ def _fit(
                 report = evaluate_predictions(dev, predict_sentences(network, features.dev_vectors(), tokens))
                 record.dev_entity_f1, record.dev_relation_f1 = report.entities.f1, report.relations.f1
                 if best is None or record.dev_score() > best[0]:
-                    best = (record.dev_score(), epoch, _snapshot(network), _snapshot(encoder.model))
+                    best = (record.dev_score(), epoch, _snapshot(network), _copies(features.parameters()))
             result.history.append(record)
             if on_epoch:
                 on_epoch(record)
             progress.advance()
     if best is not None:
-        _, result.best_epoch, network_state, encoder_state = best
+        _, result.best_epoch, network_state, encoder_weights = best
         network.load_state_dict(network_state)
-        encoder.model.load_state_dict(encoder_state)
+        with torch.no_grad():
+            for parameter, kept in zip(features.parameters(), encoder_weights, strict=True):
+                parameter.copy_(kept)
     network.eval()
     encoder.model.eval()
-    return _Fitted(network, encoder, options.fine_tune, result)
+    return _Fitted(network, encoder, result)
 
 
-def _snapshot(module: nn.Module) -> dict:
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return copy.deepcopy(module.state_dict())
+
+
+def _copies(parameters: list[nn.Parameter]) -> list[torch.Tensor]:
+    """The encoder weights training changes (none when frozen): copying the whole
+    encoder at every better epoch would copy ~90 MB that never moves."""
+    return [parameter.detach().clone() for parameter in parameters]
 
 
 def warmup_then_linear(total_steps: int, warmup: float) -> Callable[[int], float]:
@@ -531,7 +538,7 @@ def save_run(
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     torch.save(fitted.network.state_dict(), staging / WEIGHTS_FILE)
-    if fitted.fine_tuned:
+    if options.fine_tune:
         fitted.encoder.save(staging / ENCODER_DIR)
     result = fitted.result
     meta = {
