@@ -10,6 +10,7 @@ mix, as in ELMo and the BERT feature-based NER results). Two ways to use it:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -54,7 +55,8 @@ class WordEncoder:
         if not self.tokenizer.is_fast:
             raise ConfigError(f"Encoder {name!r} needs a fast tokenizer (tokenizer.json).")
         self.model = AutoModel.from_pretrained(str(path), output_hidden_states=True).eval()
-        self._piece_counts: dict[str, int] = {}
+        # training asks for the same words every epoch; bounded for endless input streams
+        self._pieces = functools.lru_cache(maxsize=200_000)(self._count_pieces)
         self.layers = self.model.config.num_hidden_layers + 1
         self.dim = self.model.config.hidden_size
 
@@ -143,14 +145,9 @@ class WordEncoder:
         windows.append(current)
         return windows
 
-    def _pieces(self, word: str) -> int:
-        """How many pieces ``word`` takes (cached: training asks for the same words every epoch)."""
-        count = self._piece_counts.get(word)
-        if count is None:
-            count = max(1, len(self.tokenizer.tokenize(word)))
-            if len(self._piece_counts) < 200_000:
-                self._piece_counts[word] = count
-        return count
+    def _count_pieces(self, word: str) -> int:
+        """How many pieces ``word`` takes (at least one: an unknown word is one piece)."""
+        return max(1, len(self.tokenizer.tokenize(word)))
 
 
 def _pool_words(hidden: torch.Tensor, word_ids: list[int | None], n_words: int) -> torch.Tensor:
