@@ -139,6 +139,13 @@ def extract_train(
             min=1, help="Training epochs (the most, with --dev). [default: 14 fine-tuned, 25 frozen]"
         ),
     ] = None,
+    entities: Annotated[
+        str,
+        typer.Option(
+            help="Entity head: 'tagger' (BILOU tags, Viterbi) or 'span' (SpERT: every span up to "
+            "10 words classified, sampled negatives). Saved with the run."
+        ),
+    ] = "tagger",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int, typer.Option(min=1, help="Torch CPU threads.")] = 1,
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default: joint-<timestamp>).")] = None,
@@ -159,7 +166,9 @@ def extract_train(
             f"epoch {record.epoch:>3}{phase}  loss {record.loss:.4f}  {record.seconds:.1f}s{dev_part}"
         )
 
-    options = TrainingOptions.for_mode(fine_tune, epochs=epochs, seed=seed, threads=threads)
+    options = TrainingOptions.for_mode(
+        fine_tune, epochs=epochs, seed=seed, threads=threads, entities=entities
+    )
     with rich_progress(err_console) as progress:
         result = train_from_file(
             state.settings(),

@@ -5,8 +5,10 @@ Architecture (SpERT-like heads over a frozen or fine-tuned encoder, sized for CP
 * word vectors: a learned scalar mix of all encoder layers, plus a word-shape embedding
   (the offline MiniLM is uncased, so capitalisation must come from somewhere);
 * a BiLSTM contextualises them for the task;
-* entities: a BILOU tagger decoded with Viterbi under the BILOU transition constraints,
-  so every predicted span is well formed;
+* entities: one of two heads (``ModelConfig.entities``, chosen from ``ENTITY_HEADS``):
+  a BILOU tagger decoded with Viterbi under the BILOU transition constraints
+  (:mod:`kg.extract.tagger_head`), or SpERT's classifier of every span up to a maximum
+  width (:mod:`kg.extract.span_model`); both give well-formed, non-overlapping spans;
 * relations: every ordered pair of entity spans is classified from max-pooled head,
   tail and in-between context states, the two entity types and their distance; the
   "no relation" class is one of the outputs. Pairs whose (head type, tail type) was
@@ -17,13 +19,18 @@ Entity types and relation types are those of the training data; nothing is hard-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-from kg.extract.conll04 import LabelledRelation, LabelledSentence, Span, spans_from_tags
+from kg.extract.conll04 import LabelledRelation, LabelledSentence, Span
+from kg.extract.span_model import SpanHead
+from kg.extract.tagger_head import TaggerHead
+from kg.registry import Registry
 
 NO_RELATION = "none"
 SHAPES = ("pad", "lower", "title", "upper", "mixed", "digit", "other")
@@ -47,6 +54,10 @@ class ModelConfig:
     type_dim: int = 32
     distance_dim: int = 16
     dropout: float = 0.4
+    entities: str = "tagger"  # the entity head (ENTITY_HEADS); runs saved before the choice: tagger
+    max_span_width: int = 10  # span head: the widest span, in words (SpERT's 10)
+    width_dim: int = 25  # span head: width embedding size (SpERT's 25)
+    span_hidden: int = 256  # span head: hidden layer of the span classifier
 
     @property
     def tags(self) -> list[str]:
@@ -84,6 +95,21 @@ def distance_bucket(distance: int) -> int:
     return magnitude + (len(_DISTANCE_BUCKETS) if distance < 0 else 0)
 
 
+class EntityHead(Protocol):
+    """What the joint model needs of an entity head (an ``nn.Module``)."""
+
+    pair_negatives: int | None  # unrelated gold pairs per training sentence (None: all)
+
+    def loss(self, states: torch.Tensor, sentences: list[LabelledSentence]) -> torch.Tensor: ...
+
+    def decode(self, states: torch.Tensor, lengths: list[int]) -> list[tuple[list[Span], list[float]]]: ...
+
+
+ENTITY_HEADS: Registry[Callable[[ModelConfig, int], EntityHead]] = Registry(
+    "entity head", {"tagger": TaggerHead, "span": SpanHead}
+)
+
+
 class JointExtractor(nn.Module):
     """Tags entities and classifies relations between them, from encoder layers."""
 
@@ -104,7 +130,7 @@ class JointExtractor(nn.Module):
             dropout=config.dropout if config.lstm_layers > 1 else 0.0,
         )
         state = 2 * config.lstm_hidden
-        self.tagger = nn.Linear(state, len(config.tags))
+        self.entities: EntityHead = ENTITY_HEADS.get(config.entities)(config, state)
         self.entity_type = nn.Embedding(n_types, config.type_dim)
         self.distance = nn.Embedding(2 * len(_DISTANCE_BUCKETS) + 1, config.distance_dim)
         pair_in = 3 * state + 2 * config.type_dim + config.distance_dim
@@ -114,7 +140,6 @@ class JointExtractor(nn.Module):
             nn.Dropout(config.dropout),
             nn.Linear(config.pair_hidden, len(config.relation_types) + 1),
         )
-        self.register_buffer("transitions", _allowed_transitions(config.tags), persistent=False)
         self.register_buffer("signature_mask", _signature_mask(config), persistent=False)
 
     # ------------------------------------------------------------------ encoding
@@ -127,9 +152,6 @@ class JointExtractor(nn.Module):
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=layers.shape[1])
         return self.dropout(out)
-
-    def tag_scores(self, states: torch.Tensor) -> torch.Tensor:
-        return self.tagger(states)
 
     def pair_scores(
         self, states: torch.Tensor, pairs: list[tuple[int, Span, Span]], type_index: dict[str, int]
@@ -177,43 +199,6 @@ class JointExtractor(nn.Module):
         allowed = self.signature_mask[head_types, tail_types]  # (pairs, relations + 1)
         return logits.masked_fill(~allowed, -1e4)
 
-    # ------------------------------------------------------------------ decoding
-    def decode_tags(self, scores: torch.Tensor, length: int) -> list[str]:
-        """Best tag sequence that obeys BILOU (Viterbi over log-probabilities)."""
-        tags = self.config.tags
-        if length == 0:
-            return []
-        log_probs = torch.log_softmax(scores[:length], dim=-1)
-        allowed = self.transitions
-        start_ok = torch.tensor([not t.startswith(("I-", "L-")) for t in tags])
-        end_ok = torch.tensor([not t.startswith(("B-", "I-")) for t in tags])
-        best = log_probs[0].masked_fill(~start_ok, -1e9)
-        back = []
-        for position in range(1, length):
-            candidates = best.unsqueeze(1) + torch.where(allowed, 0.0, -1e9)
-            best, pointer = candidates.max(dim=0)
-            best = best + log_probs[position]
-            back.append(pointer)
-        best = best.masked_fill(~end_ok, -1e9)
-        path = [int(best.argmax())]
-        for pointer in reversed(back):
-            path.append(int(pointer[path[-1]]))
-        return [tags[i] for i in reversed(path)]
-
-
-def _allowed_transitions(tags: list[str]) -> torch.Tensor:
-    """allowed[i, j]: tag j may follow tag i under BILOU."""
-    allowed = torch.zeros(len(tags), len(tags), dtype=torch.bool)
-    for i, before in enumerate(tags):
-        for j, after in enumerate(tags):
-            open_before = before.startswith(("B-", "I-"))
-            continues = after.startswith(("I-", "L-"))
-            if open_before:
-                allowed[i, j] = continues and before[2:] == after[2:]
-            else:
-                allowed[i, j] = not continues
-    return allowed
-
 
 def _signature_mask(config: ModelConfig) -> torch.Tensor:
     """mask[head type, tail type, class]: the class may be predicted for that pair."""
@@ -227,6 +212,12 @@ def _signature_mask(config: ModelConfig) -> torch.Tensor:
     if not config.signatures:
         mask[:, :, 1:] = True
     return mask
+
+
+def migrate_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights saved before the entity head was a choice held the tagger as ``tagger.*``;
+    it is ``entities.tagger.*`` now."""
+    return {(f"entities.{key}" if key.startswith("tagger.") else key): value for key, value in state.items()}
 
 
 @dataclass
@@ -255,16 +246,11 @@ def predict_sentences(
         for lo in range(0, len(tokens), batch_size):
             batch = collate(encoded[lo : lo + batch_size], tokens[lo : lo + batch_size])
             states = model.states(batch.layers, batch.shapes, batch.lengths)
-            scores = model.tag_scores(states)
-            probs = torch.softmax(scores, dim=-1)
+            words_of = tokens[lo : lo + batch_size]
+            decoded = model.entities.decode(states, [len(words) for words in words_of])
             sentences, confidences, pairs = [], [], []
-            for row, words in enumerate(tokens[lo : lo + batch_size]):
-                tags = model.decode_tags(scores[row], len(words))
-                spans = spans_from_tags(tags)
-                tag_ids = [config.tags.index(t) for t in tags]
-                confidences.append(
-                    [float(min(probs[row, i, tag_ids[i]] for i in range(s.start, s.end))) for s in spans]
-                )
+            for row, (words, (spans, confidence)) in enumerate(zip(words_of, decoded, strict=True)):
+                confidences.append(confidence)
                 sentences.append(LabelledSentence(list(words), spans, []))
                 pairs += [(row, h, t) for h in spans for t in spans if h != t]
             logits = model.pair_scores(states, pairs, type_index)

@@ -32,17 +32,20 @@ import torch
 from torch import nn
 
 from kg.errors import InputError, NotFoundError
-from kg.extract.conll04 import LabelledSentence, tags_from_spans
+from kg.extract.conll04 import LabelledSentence
 from kg.extract.encoder import DEFAULT_ENCODER, WordEncoder
 from kg.extract.extraction_metrics import EvaluationReport, evaluate
 from kg.extract.relation_model import (
+    ENTITY_HEADS,
     NO_RELATION,
     JointExtractor,
     ModelConfig,
     Prediction,
     collate,
+    migrate_state,
     predict_sentences,
 )
+from kg.extract.sampling import relation_samples
 from kg.ids import is_folder_name
 from kg.progress import ProgressReporter, SilentProgress
 
@@ -73,6 +76,10 @@ class TrainingOptions:
     seed: int = 13
     threads: int | None = 1  # see torch_threads
     encoder: str = DEFAULT_ENCODER
+    entities: str = "tagger"  # the entity head: "tagger" (BILOU) or "span" (SpERT's), ENTITY_HEADS
+
+    def __post_init__(self) -> None:
+        self.entities = ENTITY_HEADS.check(self.entities)  # an unknown head fails before any work
 
     @classmethod
     def for_mode(cls, fine_tune: bool, **changes: int | float | str | None) -> TrainingOptions:
@@ -139,7 +146,9 @@ class ExtractionModel:
         saved = json.loads(config_path.read_text(encoding="utf-8"))
         config = ModelConfig.from_dict(saved["model"])
         network = JointExtractor(config)
-        network.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+        network.load_state_dict(
+            migrate_state(torch.load(weights_path, map_location="cpu", weights_only=True))
+        )
         network.eval()
         return cls(network, _saved_encoder(run_dir, saved, config.encoder), run_dir)
 
@@ -197,8 +206,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_config(sentences: list[LabelledSentence], encoder: WordEncoder) -> ModelConfig:
-    """Label maps and relation signatures learned from the training data itself."""
+def build_config(sentences: list[LabelledSentence], encoder: WordEncoder, entities: str) -> ModelConfig:
+    """Label maps and relation signatures learned from the training data itself, and the
+    entity head ``entities`` (a name in ``ENTITY_HEADS``)."""
     entity_types = sorted({s.type for sentence in sentences for s in sentence.entities})
     relation_types = sorted({r.type for sentence in sentences for r in sentence.relations})
     if not entity_types:
@@ -219,6 +229,7 @@ def build_config(sentences: list[LabelledSentence], encoder: WordEncoder) -> Mod
         entity_types=entity_types,
         relation_types=relation_types,
         signatures=signatures,
+        entities=entities,
     )
 
 
@@ -393,7 +404,7 @@ def _fit(
     seed_everything(options.seed)
     encoder = WordEncoder(options.encoder)
     features = _FEATURES[options.fine_tune](encoder, train, dev, progress, options.tune_layers)
-    config = build_config(train, encoder)
+    config = build_config(train, encoder, options.entities)
     network = JointExtractor(config)
     groups = [{"params": list(network.parameters()), "lr": options.learning_rate}]
     if features.parameters():
@@ -461,7 +472,6 @@ def _train_epoch(
     batch_size: int,
 ) -> float:
     config = network.config
-    tag_index = {t: i for i, t in enumerate(config.tags)}
     type_index = {t: i for i, t in enumerate(config.entity_types)}
     relation_index = {r: i + 1 for i, r in enumerate(config.relation_types)}
     network.train()
@@ -471,22 +481,8 @@ def _train_epoch(
         sentences = [train[i] for i in chunk]
         batch = collate(features.train_batch(chunk), [s.tokens for s in sentences])
         states = network.states(batch.layers, batch.shapes, batch.lengths)
-        width = states.shape[1]
-        gold_tags = torch.full((len(chunk), width), -100, dtype=torch.long)
-        pairs, labels = [], []
-        for row, sentence in enumerate(sentences):
-            tags = tags_from_spans(len(sentence.tokens), sentence.entities)
-            gold_tags[row, : len(tags)] = torch.tensor([tag_index[t] for t in tags])
-            gold = {(r.head, r.tail): relation_index[r.type] for r in sentence.relations}
-            for h, head in enumerate(sentence.entities):
-                for t, tail in enumerate(sentence.entities):
-                    if h != t:
-                        pairs.append((row, head, tail))
-                        labels.append(gold.get((h, t), 0))
-        tag_loss = nn.functional.cross_entropy(
-            network.tag_scores(states).reshape(-1, len(config.tags)), gold_tags.reshape(-1), ignore_index=-100
-        )
-        loss = tag_loss
+        loss = network.entities.loss(states, sentences)
+        pairs, labels = relation_samples(sentences, relation_index, network.entities.pair_negatives)
         if pairs:
             loss = loss + nn.functional.cross_entropy(
                 network.pair_scores(states, pairs, type_index), torch.tensor(labels)
