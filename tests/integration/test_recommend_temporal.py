@@ -21,6 +21,7 @@ from kg.recommend.interactions import InteractionGraph, export_interactions
 from kg.recommend.model import Recommender, fit_recommender
 from kg.recommend.registry import make_scorer
 from kg.recommend.signals.base import NO_USER, ScorerContext
+from kg.recommend.signals.kge import RECENT_RELATION, LinkPrediction, graph_triples
 from kg.recommend.signals.recency import recency_weighted
 from kg.recommend.split import Protocol, Split
 from kg.recommend.tuning import validation_set
@@ -214,3 +215,34 @@ def test_the_recommender_still_answers_without_timestamps(tmp_path: Path) -> Non
     assert "recency" not in recommender.scorers and "sequential" not in recommender.scorers
     assert any("recency skipped: no interaction has a timestamp" in n for n in recommender.notes)
     assert len(recommender.recommend("u1", 5, explain=False)) == 5
+
+
+def test_link_prediction_learns_each_users_newest_items_and_nothing_held_out() -> None:
+    """The in-memory KGE fit adds a relation of each user's newest training interactions
+    (never a held-out one) and scores with it; a graph without times adds none."""
+    graph = chain_graph(taste=4)
+    split = Protocol("temporal").split(graph.matrix, graph.interaction_times, 0.25, seed=1)
+    train = graph.with_interactions(split.train)
+    triples = graph_triples(train, recent=2)
+    recent = triples[triples["relation"] == RECENT_RELATION]
+    users = {f"User:{u}": row for row, u in enumerate(train.user_ids)}
+    items = {f"Item:{i}": col for col, i in enumerate(train.item_ids)}
+    pairs = [(users[h], items[t]) for h, t in zip(recent["head"], recent["tail"], strict=True)]
+    assert len(pairs) == 2 * graph.n_users  # every user kept at least two training items
+    assert all(split.train[u, i] > 0 and split.held_out[u, i] == 0 for u, i in pairs)
+    for user in range(graph.n_users):  # exactly the two newest of the training part
+        taken = split.train[user].indices
+        stamps = np.asarray(train.interaction_times[user, taken].todense()).ravel()
+        newest = set(taken[np.argsort(-stamps)[:2]])
+        assert {i for u, i in pairs if u == user} == newest
+    assert RECENT_RELATION not in set(graph_triples(train, recent=0)["relation"])
+    timeless = chain_graph(taste=4)
+    timeless.times = None
+    assert RECENT_RELATION not in set(graph_triples(timeless, recent=2)["relation"])
+
+    kge = LinkPrediction(ScorerContext(kge_model="complex", kge_epochs=30, kge_dim=16), recent=2)
+    kge.fit(train)
+    assert kge.relation == RECENT_RELATION
+    scores = kge.score(np.arange(train.n_users), train.matrix)
+    newest_scores = [scores[u, i] for u, i in pairs]
+    assert np.isfinite(scores).all() and np.mean(newest_scores) > scores.mean()

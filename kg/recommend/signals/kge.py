@@ -4,11 +4,18 @@ One batched call scores a batch of users against every item. Evaluation trains t
 in memory on the training interactions plus the attribute and cohort edges (no test
 interaction leaks in); the live recommender uses the model ``kg train`` registered for
 the graph, and runs without this signal (with a note) when there is none.
+
+Time: with ``recent=N`` an in-memory fit also learns a relation of its own,
+``recent-interaction``, from each user's N newest interactions, and the signal scores with
+it. Under a time-ordered split a user's latest items say more about their next ones than
+their whole history does: on MovieLens-100k's temporal validation split the signal alone
+went from nDCG@10 .162 to .225. On a random split it cost (.266 to .238), so it is a
+setting tuned on validation like any other (README "Offline evaluation").
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -16,18 +23,29 @@ import scipy.sparse as sp
 
 from kg.config import Settings
 from kg.recommend.interactions import PATH_SEPARATOR, InteractionGraph
-from kg.recommend.signals.base import NO_USER, Scorer
+from kg.recommend.signals.base import NO_USER, Grid, Scorer
 from kg.store.base import GraphStore
 
 KGE_SPLIT = (0.94, 0.05, 0.01)  # early stopping needs a validation part; the rest trains
+# not a valid relationship type in either store, so it never meets one of the graph's own
+RECENT_RELATION = "recent-interaction"
 
 
-def graph_triples(graph: InteractionGraph) -> pd.DataFrame:
+def graph_triples(graph: InteractionGraph, recent: int = 0) -> pd.DataFrame:
     """``head, relation, tail`` triples (``Label:id``) of the graph's interactions and of
-    its one-hop attribute and cohort edges: what the embedding model learns from."""
+    its one-hop attribute and cohort edges: what the embedding model learns from. With
+    ``recent`` and timestamps, also each user's ``recent`` newest interactions as
+    ``RECENT_RELATION`` triples."""
     users = "User:" + pd.Series(graph.user_ids, dtype=str)
     items = "Item:" + pd.Series(graph.item_ids, dtype=str)
     frames = []
+    if recent and graph.has_times:
+        rows, cols = newest_per_user(graph.interaction_times, recent)
+        frames.append(
+            pd.DataFrame(
+                {"head": users.to_numpy()[rows], "relation": RECENT_RELATION, "tail": items.to_numpy()[cols]}
+            )
+        )
     for rel_type, matrix in graph.relations.items():
         rows, cols = matrix.nonzero()
         frames.append(
@@ -57,6 +75,18 @@ def graph_triples(graph: InteractionGraph) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def newest_per_user(times: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of each row's ``n`` latest entries of ``times`` (ties: the
+    lower column first, so the same graph always gives the same triples)."""
+    times = times.tocsr()
+    times.sort_indices()
+    rows = np.repeat(np.arange(times.shape[0]), np.diff(times.indptr))
+    order = np.lexsort((times.indices, -times.data, rows))
+    rank = np.arange(len(order)) - times.indptr[rows[order]]
+    keep = order[rank < n]
+    return rows[keep], times.indices[keep]
+
+
 def fit_overrides(context: Any) -> dict[str, Any]:
     """The recipe settings an in-memory fit changes. The N3 weight goes only to recipes
     that regularise (ComplEx's): DistMult's has no regulariser, and a weight without one
@@ -72,6 +102,7 @@ def fit_overrides(context: Any) -> dict[str, Any]:
 class LinkPrediction(Scorer):
     name = "kge"
     description = "link prediction: knowledge-graph embedding score of (user, interaction, item)"
+    grid: ClassVar[Grid] = {"recent": (0, 20)}  # each user's N newest interactions as a relation
 
     def __init__(self, context: Any, *, trained: Any = None, **params: Any) -> None:
         super().__init__(context, **params)
@@ -99,7 +130,7 @@ class LinkPrediction(Scorer):
             from embeddings.train import train_model
 
             self.trained = train_model(
-                graph_triples(graph),
+                graph_triples(graph, int(self.params["recent"])),
                 self.context.kge_model,
                 seed=self.context.seed,
                 ratios=KGE_SPLIT,
@@ -111,7 +142,8 @@ class LinkPrediction(Scorer):
         """Map the graph's users and items to the model's entities (missing ones: none)."""
         known = self.trained.entity_to_id
         self.run_id = getattr(self.trained, "run_id", None)
-        self.relation = next((r for r in graph.relations if r in self.trained.relation_to_id), None)
+        relations = [RECENT_RELATION, *graph.relations]
+        self.relation = next((r for r in relations if r in self.trained.relation_to_id), None)
         item_entities = ["Item:" + str(i) for i in graph.item_ids]
         self.item_known = np.array([e in known for e in item_entities])
         self.item_entities = [e for e, ok in zip(item_entities, self.item_known, strict=True) if ok]
