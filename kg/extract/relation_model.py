@@ -54,6 +54,7 @@ class ModelConfig:
     type_dim: int = 32
     distance_dim: int = 16
     dropout: float = 0.4
+    pooled_dropout: float = 0.1  # heads that pool clean states: on pooled features (SpERT's 0.1)
     entities: str = "tagger"  # the entity head (ENTITY_HEADS); runs saved before the choice: tagger
     max_span_width: int = 10  # span head: the widest span, in words (SpERT's 10)
     width_dim: int = 25  # span head: width embedding size (SpERT's 25)
@@ -99,6 +100,7 @@ class EntityHead(Protocol):
     """What the joint model needs of an entity head (an ``nn.Module``)."""
 
     pair_negatives: int | None  # unrelated gold pairs per training sentence (None: all)
+    pools_clean_states: bool  # dropout after max-pooling rather than on the word states
 
     def loss(self, states: torch.Tensor, sentences: list[LabelledSentence]) -> torch.Tensor: ...
 
@@ -141,6 +143,12 @@ class JointExtractor(nn.Module):
             nn.Linear(config.pair_hidden, len(config.relation_types) + 1),
         )
         self.register_buffer("signature_mask", _signature_mask(config), persistent=False)
+        # Dropout before a max-pool biases it upwards in training (the largest of scaled
+        # survivors), which a span classifier resting on max-pooled spans does not
+        # survive; such heads pool clean states and drop out the pooled features (SpERT).
+        clean = self.entities.pools_clean_states
+        self.state_dropout = nn.Identity() if clean else self.dropout
+        self.feature_dropout = nn.Dropout(config.pooled_dropout) if clean else nn.Identity()
 
     # ------------------------------------------------------------------ encoding
     def states(self, layers: torch.Tensor, shapes: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -151,7 +159,7 @@ class JointExtractor(nn.Module):
         packed = pack_padded_sequence(words, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=layers.shape[1])
-        return self.dropout(out)
+        return self.state_dropout(out)
 
     def pair_scores(
         self, states: torch.Tensor, pairs: list[tuple[int, Span, Span]], type_index: dict[str, int]
@@ -195,7 +203,7 @@ class JointExtractor(nn.Module):
             ],
             dim=-1,
         )
-        logits = self.pair(features)
+        logits = self.pair(self.feature_dropout(features))
         allowed = self.signature_mask[head_types, tail_types]  # (pairs, relations + 1)
         return logits.masked_fill(~allowed, -1e4)
 

@@ -22,6 +22,7 @@ class TaggerHead(nn.Module):
     """Entities as BILOU tags over the word states."""
 
     pair_negatives: int | None = None  # training pairs: every pair of gold entities
+    pools_clean_states = False  # dropout on the word states (see JointExtractor)
 
     def __init__(self, config: ModelConfig, state_dim: int) -> None:
         super().__init__()
