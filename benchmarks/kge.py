@@ -66,6 +66,7 @@ TUNING: dict[str, list[dict[str, Any]]] = {
         # wider, slower and more patient (tried for the TransE Kinships Hits@10 gap)
         {"embedding_dim": 1000, "label_smoothing": 0.0, "lr": 0.003, "patience": 10},
         {"embedding_dim": 1000, "label_smoothing": 0.0, "lr": 0.002, "patience": 10},
+        {"embedding_dim": 1500, "label_smoothing": 0.0, "lr": 0.002, "patience": 10},
     ],
     "distmult": [{}, {"embedding_dim": 500}, {"regularizer": "n3", "regularizer_weight": 0.003}],
     "complex": [{}, {"embedding_dim": 500}, {"regularizer": "none", "regularizer_weight": 0.0}],
