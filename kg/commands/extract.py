@@ -143,7 +143,8 @@ def extract_train(
         str,
         typer.Option(
             help="Entity head: 'tagger' (BILOU tags, Viterbi) or 'span' (SpERT: every span up to "
-            "10 words classified, sampled negatives). Saved with the run."
+            "10 words classified, sampled negatives). Saved with the run. CoNLL04 dev entity / "
+            "strict relation F1: tagger .856 / .695, span .844 / .675."
         ),
     ] = "tagger",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
