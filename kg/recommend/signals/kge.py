@@ -38,21 +38,13 @@ def graph_triples(graph: InteractionGraph, recent: int = 0) -> pd.DataFrame:
     ``RECENT_RELATION`` triples."""
     users = "User:" + pd.Series(graph.user_ids, dtype=str)
     items = "Item:" + pd.Series(graph.item_ids, dtype=str)
-    frames = []
+    user_items = [(rel_type, *matrix.nonzero()) for rel_type, matrix in graph.relations.items()]
     if recent and graph.has_times:
-        rows, cols = newest_per_user(graph.interaction_times, recent)
-        frames.append(
-            pd.DataFrame(
-                {"head": users.to_numpy()[rows], "relation": RECENT_RELATION, "tail": items.to_numpy()[cols]}
-            )
-        )
-    for rel_type, matrix in graph.relations.items():
-        rows, cols = matrix.nonzero()
-        frames.append(
-            pd.DataFrame(
-                {"head": users.to_numpy()[rows], "relation": rel_type, "tail": items.to_numpy()[cols]}
-            )
-        )
+        user_items.insert(0, (RECENT_RELATION, *newest_per_user(graph.interaction_times, recent)))
+    frames = [
+        pd.DataFrame({"head": users.to_numpy()[rows], "relation": relation, "tail": items.to_numpy()[cols]})
+        for relation, rows, cols in user_items
+    ]
     for start, matrix, meta in (
         (items, graph.item_attributes, graph.attributes),
         (users, graph.user_cohorts, graph.cohorts),
@@ -79,7 +71,6 @@ def newest_per_user(times: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarra
     """Row and column indices of each row's ``n`` latest entries of ``times`` (ties: the
     lower column first, so the same graph always gives the same triples)."""
     times = times.tocsr()
-    times.sort_indices()
     rows = np.repeat(np.arange(times.shape[0]), np.diff(times.indptr))
     order = np.lexsort((times.indices, -times.data, rows))
     rank = np.arange(len(order)) - times.indptr[rows[order]]
