@@ -231,6 +231,13 @@ class RecommendSettings(BaseModel):
         default=40, gt=0, description="Epochs of the in-memory KGE fits (tuning, evaluation)."
     )
     kge_dim: int = Field(default=128, gt=0, description="Embedding size of the in-memory KGE fits.")
+    kge_fits: int = Field(
+        default=3,
+        ge=1,
+        description="In-memory KGE fits, seeded seed, seed+1, ..., whose standardised scores the kge "
+        "signal sums (MovieLens-100k validation nDCG@10 of the signal alone, one fit / three: "
+        "random .266 / .276, temporal .224 / .229).",
+    )
     kge_regularizer_weight: float = Field(
         default=0.02,
         gt=0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from kg.errors import InputError, NotFoundError
 from kg.ingest import ingest_path
 from kg.recommend.audience import audience
 from kg.recommend.filters import ItemFilter
+from kg.recommend.fusion import standardize
 from kg.recommend.interactions import InteractionGraph, export_interactions
 from kg.recommend.model import Recommender, fit_recommender
 from kg.recommend.segments import segment_table, segment_users, write_segments
@@ -316,7 +318,7 @@ def test_link_prediction_learns_the_interactions_and_fuses(recommender: Recommen
     triples = graph_triples(graph)
     assert set(triples["relation"]) == {"PURCHASED", "VIEWED", "HAS_BRAND", "IN_CATEGORY", "MADE_OF"}
     assert triples["tail"].str.startswith(("Item:", "Brand:", "Category:", "Material:")).all()
-    context = ScorerContext(kge_model="distmult", kge_epochs=8, kge_dim=32)
+    context = ScorerContext(kge_model="distmult", kge_epochs=8, kge_dim=32, kge_fits=1)
     kge = LinkPrediction(context)
     kge.fit(graph)
     users = np.arange(graph.n_users)
@@ -325,7 +327,7 @@ def test_link_prediction_learns_the_interactions_and_fuses(recommender: Recommen
     seen = graph.matrix.toarray() > 0
     assert scores[seen].mean() > scores[~seen].mean()  # it learned who interacts with what
     state = pickle.loads(pickle.dumps(kge))
-    assert state.trained is None and state.run_id == kge.run_id  # saved models keep the run id only
+    assert state.models == [] and state.run_id == kge.run_id  # saved models keep the run id only
     config = RecommendSettings(signals=["ease", "kge", "popularity"])
     fused = fit_recommender(graph, config, context, pretrained={"kge": kge})
     assert set(fused.weights) == {"ease", "kge", "popularity"}
@@ -340,8 +342,36 @@ def test_the_n3_weight_reaches_only_recipes_that_regularise(recommender: Recomme
             ScorerContext(kge_model=model, kge_epochs=2, kge_dim=8, kge_regularizer_weight=0.05)
         )
         kge.fit(recommender.graph)
-        assert kge.trained.recipe.regularizer_weight == expected
-        assert kge.trained.recipe.embedding_dim == 8 and kge.trained.recipe.num_epochs == 2
+        assert {m.recipe.regularizer_weight for m in kge.models} == {expected}
+        assert all(m.recipe.embedding_dim == 8 and m.recipe.num_epochs == 2 for m in kge.models)
+
+
+def test_link_prediction_sums_the_standardised_scores_of_differently_seeded_fits(
+    recommender: Recommender,
+) -> None:
+    """``kge_fits`` in-memory fits with seeds seed, seed+1, ...: each is a real, different
+    model, and the signal is the sum of their per-user standardised scores."""
+    graph = recommender.graph
+    context = ScorerContext(kge_model="distmult", kge_epochs=8, kge_dim=16, kge_fits=2, seed=5)
+    kge = LinkPrediction(context)
+    kge.fit(graph)
+    assert [m.info["seed"] for m in kge.models] == [5, 6]
+    first, second = (m.entity_embeddings() for m in kge.models)
+    assert first.shape == second.shape and not np.allclose(first, second)
+    users = np.arange(graph.n_users)
+    scores = kge.score(users, graph.matrix)
+    known = np.flatnonzero(kge.user_known)
+    assert len(known) > graph.n_users // 2 and kge.item_known.sum() > graph.n_items // 2
+    heads = list(kge.user_entities[known])
+    expected = sum(standardize(m.score_tails(heads, kge.relation, kge.item_entities)) for m in kge.models)
+    assert np.allclose(scores[np.ix_(known, np.flatnonzero(kge.item_known))], expected, atol=1e-4)
+    seen = graph.matrix.toarray() > 0
+    assert scores[seen].mean() > scores[~seen].mean()
+    alone = LinkPrediction(replace(context, kge_fits=1))
+    alone.fit(graph)
+    assert len(alone.models) == 1 and np.allclose(
+        alone.models[0].entity_embeddings(), first
+    )  # the first fit is the single fit: same seed, same model
 
 
 # ---------------------------------------------------------------------- Neo4j write-back

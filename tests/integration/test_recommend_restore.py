@@ -28,7 +28,7 @@ def test_the_saved_fit_is_reused_while_its_kge_run_lives_and_refitted_when_it_go
     saved = model_path(settings).stat().st_mtime_ns
     again = load_recommender(store, settings)  # from disk: the kge scorer restored its model
     assert model_path(settings).stat().st_mtime_ns == saved
-    assert again.scorers["kge"].trained is not None and again.scorers["kge"].run_id == trained.run_id
+    assert again.scorers["kge"].models and again.scorers["kge"].run_id == trained.run_id
 
     remove_run(settings, trained.run_id)  # the run it used is gone: the saved fit is stale
     refitted = load_recommender(store, settings)

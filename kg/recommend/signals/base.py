@@ -43,6 +43,7 @@ class ScorerContext:
     kge_model: str = _default(RecommendSettings, "kge_model")
     kge_epochs: int = _default(RecommendSettings, "kge_epochs")
     kge_dim: int = _default(RecommendSettings, "kge_dim")
+    kge_fits: int = _default(RecommendSettings, "kge_fits")
     kge_regularizer_weight: float = _default(RecommendSettings, "kge_regularizer_weight")
     text_model: str = _default(EmbeddingSettings, "text_model")
 
@@ -54,6 +55,7 @@ class ScorerContext:
             kge_model=settings.recommend.kge_model,
             kge_epochs=settings.recommend.kge_epochs,
             kge_dim=settings.recommend.kge_dim,
+            kge_fits=settings.recommend.kge_fits,
             kge_regularizer_weight=settings.recommend.kge_regularizer_weight,
             text_model=settings.embeddings.text_model,
         )

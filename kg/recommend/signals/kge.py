@@ -2,7 +2,8 @@
 
 One batched call scores a batch of users against every item. Evaluation trains the model
 in memory on the training interactions plus the attribute and cohort edges (no test
-interaction leaks in); the live recommender uses the model ``kg train`` registered for
+interaction leaks in), ``kge_fits`` times with consecutive seeds, and sums the fits'
+standardised scores; the live recommender uses the model ``kg train`` registered for
 the graph, and runs without this signal (with a note) when there is none.
 
 Time: with ``recent=N`` an in-memory fit also learns a relation of its own,
@@ -22,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kg.config import Settings
+from kg.recommend.fusion import standardize
 from kg.recommend.interactions import PATH_SEPARATOR, InteractionGraph
 from kg.recommend.signals.base import NO_USER, Grid, Scorer
 from kg.store.base import GraphStore
@@ -97,13 +99,15 @@ class LinkPrediction(Scorer):
 
     def __init__(self, context: Any, *, trained: Any = None, **params: Any) -> None:
         super().__init__(context, **params)
-        self.trained = trained
+        # the embedding models whose standardised scores are summed: the registry's live
+        # model, or ``context.kge_fits`` in-memory fits with consecutive seeds
+        self.models: list[Any] = [trained] if trained is not None else []
         self.run_id: str | None = getattr(trained, "run_id", None)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Saved recommenders keep the run id, not the model: it is reloaded from the registry."""
+        """Saved recommenders keep the run id, not the models: the live one is reloaded from the registry."""
         state = self.__dict__.copy()
-        state["trained"] = None
+        state["models"] = []
         return state
 
     def restore(self, store: GraphStore, settings: Settings) -> bool:
@@ -113,28 +117,39 @@ class LinkPrediction(Scorer):
         trained, _ = live_model(settings, store)
         if trained is None or trained.run_id != self.run_id:
             return False
-        self.trained = trained
+        self.models = [trained]
         return True
 
     def fit(self, graph: InteractionGraph) -> None:
-        if self.trained is None:
+        """In memory (no registry model given): ``kge_fits`` fits of the same triples with
+        seeds ``seed, seed+1, ...``. Their errors differ more than their knowledge, so the
+        sum of their standardised scores ranks better than any one (MovieLens-100k
+        validation nDCG@10 of the signal alone, random split: .266, .260 and .265 alone,
+        .276 together; temporal, ``recent=20``: .224, .214 and .223 alone, .229 together)."""
+        if not self.models:
             from embeddings.train import train_model
 
-            self.trained = train_model(
-                graph_triples(graph, int(self.params["recent"])),
-                self.context.kge_model,
-                seed=self.context.seed,
-                ratios=KGE_SPLIT,
-                **fit_overrides(self.context),
-            )
+            triples = graph_triples(graph, int(self.params["recent"]))
+            self.models = [
+                train_model(
+                    triples,
+                    self.context.kge_model,
+                    seed=self.context.seed + offset,
+                    ratios=KGE_SPLIT,
+                    **fit_overrides(self.context),
+                )
+                for offset in range(self.context.kge_fits)
+            ]
         self._attach(graph)
 
     def _attach(self, graph: InteractionGraph) -> None:
-        """Map the graph's users and items to the model's entities (missing ones: none)."""
-        known = self.trained.entity_to_id
-        self.run_id = getattr(self.trained, "run_id", None)
+        """Map the graph's users and items to the entities every model knows (missing ones: none)."""
+        known = set.intersection(*(set(model.entity_to_id) for model in self.models))
+        self.run_id = getattr(self.models[0], "run_id", None)
         relations = [RECENT_RELATION, *graph.relations]
-        self.relation = next((r for r in relations if r in self.trained.relation_to_id), None)
+        self.relation = next(
+            (r for r in relations if all(r in model.relation_to_id for model in self.models)), None
+        )
         item_entities = ["Item:" + str(i) for i in graph.item_ids]
         self.item_known = np.array([e in known for e in item_entities])
         self.item_entities = [e for e, ok in zip(item_entities, self.item_known, strict=True) if ok]
@@ -146,8 +161,9 @@ class LinkPrediction(Scorer):
         rows = np.flatnonzero((users != NO_USER) & self.user_known[np.where(users == NO_USER, 0, users)])
         if self.relation is None or not len(rows):
             return scores
-        found = self.trained.score_tails(
-            list(self.user_entities[users[rows]]), self.relation, self.item_entities
+        heads = list(self.user_entities[users[rows]])
+        found = sum(
+            standardize(model.score_tails(heads, self.relation, self.item_entities)) for model in self.models
         )
         block = np.full((len(rows), len(self.item_known)), np.nan, dtype=np.float32)
         block[:, self.item_known] = found
