@@ -71,9 +71,13 @@ class ItemStats:
         return cls(popularity.astype(np.float32), recency.astype(np.float32), attributes)
 
 
-def candidates(linear: np.ndarray, history: sp.csr_matrix, n: int = CANDIDATES) -> np.ndarray:
-    """The linear fusion's top ``n`` unseen items per row."""
-    return top_k(linear, min(n, linear.shape[1]), exclude=history)
+def candidates(linear: np.ndarray, seen: sp.csr_matrix, n: int = CANDIDATES) -> np.ndarray:
+    """The linear fusion's top ``n`` items per row that are not in ``seen``: everything the
+    user took, dislikes included. Excluding only the positive history once let disliked
+    items, which the answer drops anyway, take candidate places and the linear fusion's
+    top 10 in the ranker's trial: on MovieLens-100k a ranker won that trial (.258 against
+    .246) and then scored test nDCG@10 .446, below the linear fusion's .47."""
+    return top_k(linear, min(n, linear.shape[1]), exclude=seen)
 
 
 def features(
@@ -129,13 +133,18 @@ class LearnedRanker:
         )
 
     def rerank(
-        self, standardized: Mapping[str, np.ndarray], linear: np.ndarray, history: sp.csr_matrix
+        self,
+        standardized: Mapping[str, np.ndarray],
+        linear: np.ndarray,
+        history: sp.csr_matrix,
+        seen: sp.csr_matrix,
     ) -> np.ndarray:
-        """Full-catalogue scores: the candidates by the ranker, every other item below them in
-        linear order (so filters and exclusions still find a next-best item)."""
+        """Full-catalogue scores: the candidates (not in ``seen``) by the ranker, every other
+        item below them in linear order (so filters and exclusions still find a next-best
+        item). ``history`` is the positive history the features read."""
         if not len(linear):
             return linear
-        picked = candidates(linear, history)
+        picked = candidates(linear, seen)
         predicted = self.model.predict(
             features(self.names, standardized, linear, history, self.stats, picked)
         )
@@ -160,6 +169,7 @@ def learn_ranker(
     standardized: Mapping[str, np.ndarray],
     linear: np.ndarray,
     history: sp.csr_matrix,
+    seen: sp.csr_matrix,
     relevant: sp.csr_matrix,
     graph: InteractionGraph,
     k: int,
@@ -169,6 +179,8 @@ def learn_ranker(
     """A ranker trained on all validation users, with its nDCG and the linear fusion's
     measured on two folds (each trained on one half, scored on the other); None when there
     is too little to learn from. Whether to use it is :attr:`LearnedRanker.beats_linear`.
+    ``history`` (the positive history) feeds the features; nothing in ``seen`` is a
+    candidate or in the linear fusion's ranking, as when the recommender answers.
 
     ``refit_linear(rows)`` gives the linear scores with weights learned on ``rows`` only:
     with it, each fold's linear fusion (the ranker's candidates and its baseline) is
@@ -182,7 +194,7 @@ def learn_ranker(
     stats = ItemStats.of(graph)
 
     def dataset(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        picked = candidates(scores, history)
+        picked = candidates(scores, seen)
         x = features(names, standardized, scores, history, stats, picked)
         hits = np.asarray(
             relevant[np.repeat(np.arange(len(picked)), picked.shape[1]), picked.ravel()]
@@ -210,7 +222,7 @@ def learn_ranker(
         ranked = np.argsort(-predicted.reshape(len(test_idx), -1), axis=1)[:, :k]
         order = np.take_along_axis(picked[test_idx], ranked, axis=1)
         learned.append(ndcg_at_k(order, relevant[test_idx]) * len(test_idx))
-        linear_order = top_k(fold_linear[test_idx], k, exclude=history[test_idx])
+        linear_order = top_k(fold_linear[test_idx], k, exclude=seen[test_idx])
         linear_values.append(ndcg_at_k(linear_order, relevant[test_idx]) * len(test_idx))
     learned_ndcg, linear_ndcg = sum(learned) / len(linear), sum(linear_values) / len(linear)
     _, x, labels = dataset(linear)
@@ -239,6 +251,7 @@ def fit_ranker(
         used,
         linear,
         validation.history,
+        validation.seen,
         validation.held_out,
         validation.fit_graph,
         TUNING_K,

@@ -106,7 +106,9 @@ class Recommender:
         if self.ranker is not None and (~is_cold).any():
             rows = np.flatnonzero(~is_cold)
             used = {name: signals[name][rows] for name in self.ranker.names}
-            total[rows] = self.ranker.rerank(used, total[rows], history[rows])
+            total[rows] = self.ranker.rerank(
+                used, total[rows], history[rows], self._taken(users[rows], history[rows])
+            )
         if is_cold.any():
             total[is_cold] = fuse(signals, cold)[is_cold]
         return total, signals, is_cold

@@ -95,3 +95,29 @@ def test_the_ranker_is_dropped_when_it_cannot_beat_the_linear_fusion() -> None:
     assert candidate is not None and candidate.linear_ndcg == pytest.approx(1.0)
     assert not candidate.beats_linear and chosen_ranker(candidate) is None
     assert "not kept" in candidate.describe()
+
+
+def test_the_ranker_trial_never_ranks_a_disliked_item_it_would_never_recommend() -> None:
+    """Dislikes leave the positive history but are still never recommended. The trial's
+    linear ranking and the ranker's candidates skip them as the answer does: with them
+    scored highest of all, the linear fusion still finds every held-out item first."""
+    rng = np.random.default_rng(1)
+    base = chain_graph(n_users=60, n_items=30, seed=4)
+    first = base.seen.indices[base.seen.indptr[:-1]]  # each user's lowest item: a dislike
+    disliked = sp.csr_matrix(
+        (np.ones(base.n_users, np.float32), (np.arange(base.n_users), first)), shape=base.seen.shape
+    )
+    graph = replace(base, disliked=disliked, negatives_apart=True)
+    validation = validation_set(graph, 0.25, 1, 1000)
+    dislikes = validation.seen - validation.history.astype(bool).astype(np.float32)
+    assert dislikes.nnz > len(validation.users) // 2  # most users keep their dislike in training
+    scores = rng.random((len(validation.users), graph.n_items)).astype(np.float32)
+    scores[validation.seen.nonzero()] = 10.0  # seen items, the dislikes among them, on top
+    open_scores = np.where(validation.seen.toarray() > 0, -np.inf, scores)
+    best = np.argsort(-open_scores, axis=1)[:, :2]
+    rows = np.repeat(np.arange(len(best)), 2)
+    perfect = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, best.ravel())), shape=scores.shape)
+    candidate = fit_ranker(
+        {"a": standardize(scores)}, {"a": 1.0}, replace(validation, held_out=perfect), seed=0
+    )
+    assert candidate is not None and candidate.linear_ndcg == pytest.approx(1.0)
