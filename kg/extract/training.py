@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from kg.errors import InputError, NotFoundError
+from kg.errors import ConfigError, InputError, NotFoundError
 from kg.extract.conll04 import LabelledSentence
 from kg.extract.encoder import DEFAULT_ENCODER, WordEncoder
 from kg.extract.extraction_metrics import EvaluationReport, evaluate
@@ -167,7 +167,7 @@ def _saved_encoder(run_dir: Path, saved: dict[str, Any], base: str) -> WordEncod
         )
     try:
         return WordEncoder(str(tuned))
-    except (OSError, ValueError) as exc:
+    except ConfigError as exc:
         raise NotFoundError(
             f"{tuned} is not a readable encoder ({exc}); train again with `kg extract train`."
         ) from exc
@@ -295,11 +295,13 @@ def train_final(
     return final.result
 
 
-def check_run_name(run_name: str | None) -> None:
+def check_run_name(run_name: str | None, option: str = "--name") -> None:
     """A run name must be a plain folder name: its folder replaces a run of the same name,
     and ``--name ..`` or an absolute path once emptied folders outside the models folder."""
     if run_name is not None and not is_folder_name(run_name):
-        raise InputError(f"--name {run_name!r} is not a run name: use letters, digits, '.', '_' and '-'.")
+        raise InputError(
+            f"{option} {run_name!r} is not a folder name: use letters, digits, '.', '_' and '-'."
+        )
 
 
 @dataclass
