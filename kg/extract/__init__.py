@@ -69,10 +69,12 @@ def encoders_dir(settings: Settings) -> Path:
     return settings.data_dir / "encoders"
 
 
-def import_encoder(settings: Settings, source: Path, name: str) -> ImportedEncoder:
+def import_encoder(
+    settings: Settings, source: Path, name: str, *, replace_existing: bool = False
+) -> ImportedEncoder:
     """Convert a TensorFlow BERT checkpoint into ``<data_dir>/encoders/<name>/``."""
-    check_run_name(name, option="NAME")
-    return import_bert(source, encoders_dir(settings) / name)
+    check_run_name(name, option="--name")
+    return import_bert(source, encoders_dir(settings) / name, replace_existing=replace_existing)
 
 
 def find_model_dir(

