@@ -73,7 +73,7 @@ def import_encoder(
     settings: Settings, source: Path, name: str, *, replace_existing: bool = False
 ) -> ImportedEncoder:
     """Convert a TensorFlow BERT checkpoint into ``<data_dir>/encoders/<name>/``."""
-    check_run_name(name, option="--name")
+    check_run_name(name)
     return import_bert(source, encoders_dir(settings) / name, replace_existing=replace_existing)
 
 

@@ -24,6 +24,7 @@ import torch
 
 from kg.errors import InputError
 from kg.extract.tf_checkpoint import read_checkpoint
+from kg.folders import replace_folder
 
 _HEAD_SIZE = 64  # every released BERT uses 64-wide attention heads
 
@@ -71,23 +72,11 @@ def import_bert(source: Path, target: Path, *, replace_existing: bool = False) -
             if staging.exists():
                 shutil.rmtree(staging)
             imported = _write_encoder(tensors, words, _attention_heads(found.config), staging)
-        _swap_in(staging, target)
+        replace_folder(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return replace(imported, folder=target)
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Put ``staging`` at ``target``; an encoder already there is removed only after."""
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def _renamed(checkpoint: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -46,6 +46,7 @@ from kg.extract.relation_model import (
     predict_sentences,
 )
 from kg.extract.sampling import relation_samples
+from kg.folders import replace_folder
 from kg.ids import is_folder_name
 from kg.progress import ProgressReporter, SilentProgress
 
@@ -295,13 +296,11 @@ def train_final(
     return final.result
 
 
-def check_run_name(run_name: str | None, option: str = "--name") -> None:
+def check_run_name(run_name: str | None) -> None:
     """A run name must be a plain folder name: its folder replaces a run of the same name,
     and ``--name ..`` or an absolute path once emptied folders outside the models folder."""
     if run_name is not None and not is_folder_name(run_name):
-        raise InputError(
-            f"{option} {run_name!r} is not a folder name: use letters, digits, '.', '_' and '-'."
-        )
+        raise InputError(f"--name {run_name!r} is not a folder name: use letters, digits, '.', '_' and '-'.")
 
 
 @dataclass
@@ -549,7 +548,5 @@ def save_run(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     (staging / CONFIG_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    staging.rename(run_dir)
+    replace_folder(staging, run_dir)
     return run_dir
